@@ -1,0 +1,1 @@
+//! Sealed Secrets crypto and types.
