@@ -189,7 +189,14 @@ impl Cluster {
     pub async fn list(&self, kind: &Kind, namespace: &str) -> Result<Vec<Value>, ClusterError> {
         let what = if namespace.is_empty() { kind.resource.plural.clone() } else { format!("{} in {namespace}", kind.resource.plural) };
         let list = self.api(kind, namespace).list(&ListParams::default()).await.map_err(|e| self.request_error("list", &what, e))?;
-        list.items.into_iter().map(|o| to_value(o, "list", &what)).collect()
+        list.items
+            .into_iter()
+            .map(|o| {
+                let mut v = to_value(o, "list", &what)?;
+                with_type(&mut v, kind);
+                Ok(v)
+            })
+            .collect()
     }
 
     /// Lists only metadata; enough to find owned objects when pruning.
@@ -202,10 +209,7 @@ impl Cluster {
             .map(|o| {
                 let mut v = serde_json::to_value(&o)
                     .map_err(|e| ClusterError::Request { operation: "list", what: what.clone(), cause: e.to_string() })?;
-                if let Some(map) = v.as_object_mut() {
-                    map.insert("apiVersion".into(), Value::String(kind.resource.api_version.clone()));
-                    map.insert("kind".into(), Value::String(kind.resource.kind.clone()));
-                }
+                with_type(&mut v, kind);
                 Ok(v)
             })
             .collect()
@@ -284,6 +288,14 @@ fn is_prunable(resource: &ApiResource, caps: &ApiCapabilities) -> bool {
     // Events are records, not configuration; nobody applies them from Git.
     let skip = matches!((resource.group.as_str(), resource.kind.as_str()), ("", "Event") | ("events.k8s.io", "Event"));
     !skip && caps.supports_operation(verbs::LIST) && caps.supports_operation(verbs::DELETE)
+}
+
+/// List items come without apiVersion and kind; identity needs them.
+fn with_type(object: &mut Value, kind: &Kind) {
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(kind.resource.api_version.clone()));
+        map.insert("kind".into(), Value::String(kind.resource.kind.clone()));
+    }
 }
 
 fn describe(kind: &Kind, namespace: &str, name: &str) -> String {

@@ -15,6 +15,10 @@ const NOISY_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configu
 /// bookkeeping compare equal. Defaults the server fills in need no special
 /// case: both sides of a comparison come from the server and carry them.
 pub fn normalize(object: &Value) -> Value {
+    canonical_order(&strip_server_fields(object))
+}
+
+fn strip_server_fields(object: &Value) -> Value {
     let mut object = object.clone();
     if let Some(map) = object.as_object_mut() {
         map.remove("status");
@@ -35,9 +39,31 @@ pub fn normalize(object: &Value) -> Value {
     object
 }
 
+/// Sorts mapping keys so two sides of a diff line up whatever order the
+/// server or the author wrote them in; apiVersion, kind and metadata lead,
+/// as people expect to read them.
+fn canonical_order(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            let rank = |k: &str| match k {
+                "apiVersion" => 0,
+                "kind" => 1,
+                "metadata" => 2,
+                _ => 3,
+            };
+            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+            Value::Object(keys.into_iter().map(|k| (k.clone(), canonical_order(&map[k]))).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical_order).collect()),
+        other => other.clone(),
+    }
+}
+
 /// True when applying `desired` would leave `live` as it is.
 pub fn is_unchanged(live: &Value, desired: &Value) -> bool {
-    normalize(live) == normalize(desired)
+    // Map equality ignores key order, so no need to sort here.
+    strip_server_fields(live) == strip_server_fields(desired)
 }
 
 fn is_secret(object: &Value) -> bool {
