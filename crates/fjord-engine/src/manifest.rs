@@ -211,7 +211,7 @@ mod tests {
         let got = parse("x.yaml", text).unwrap();
         let names: Vec<_> = got.iter().map(|m| m.object["metadata"]["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["a", "b"]);
-        assert_eq!(got[1].source.document, 3);
+        assert_eq!(got[1].source.document, 2);
     }
 
     #[test]
