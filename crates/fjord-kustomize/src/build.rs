@@ -1,0 +1,517 @@
+//! The build: loads a kustomization tree depth first, accumulating
+//! resources, running generators and transformers at each level, then fixes
+//! name references, resolves vars and sorts.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::config::TransformerConfig;
+use crate::error::{Error, Result, ResultExt};
+use crate::generators::{self, GenKind};
+use crate::kustomization::{Kustomization, Patch, Var, FILE_NAMES};
+use crate::load::{lexical_join, LoadRestrictions, Loader};
+use crate::patch::{json6902, strategic_merge};
+use crate::resource::{Behavior, Resource};
+use crate::schema::Builtin;
+use crate::select::Compiled;
+use crate::transform::{images, labels, names, namespace, replicas};
+use crate::{nameref, plugins, replacements, sort, vars};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub load_restrictions: LoadRestrictions,
+}
+
+/// Resources and the rules gathered so far at one level of the tree.
+#[derive(Default)]
+pub struct Accumulator {
+    pub resources: Vec<Resource>,
+    pub config: TransformerConfig,
+    pub vars: Vec<Var>,
+}
+
+impl Accumulator {
+    pub fn new() -> Self {
+        Accumulator { resources: Vec::new(), config: TransformerConfig::defaults(), vars: Vec::new() }
+    }
+
+    pub fn append_all(&mut self, rs: Vec<Resource>) -> Result<()> {
+        let mut seen: HashSet<_> = self.resources.iter().map(|r| r.cur_id().key()).collect();
+        for r in rs {
+            if !seen.insert(r.cur_id().key()) {
+                return Err(Error::DuplicateId(r.cur_id().to_string()));
+            }
+            self.resources.push(r);
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: Accumulator) -> Result<()> {
+        self.config.merge(&other.config)?;
+        for v in other.vars {
+            vars::add(&mut self.vars, v)?;
+        }
+        self.append_all(other.resources)
+    }
+
+    /// Adds generated resources, honouring their merge/replace behavior.
+    pub fn absorb(&mut self, mut res: Resource) -> Result<()> {
+        let id = res.cur_id();
+        let matches: Vec<usize> = self
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.cur_id().same_as(&id) || r.prev_ids().iter().any(|p| p.same_as(&id)))
+            .map(|(i, _)| i)
+            .collect();
+        match (matches.len(), res.build.behavior) {
+            (0, Behavior::Merge | Behavior::Replace) => {
+                Err(Error::invalid(format!("id {id} does not exist; cannot merge or replace")))
+            }
+            (0, Behavior::Create) => self.append_all(vec![res]),
+            (1, Behavior::Create) => Err(Error::invalid(format!(
+                "id {id} exists; behavior must be merge or replace"
+            ))),
+            (1, b) => {
+                let i = matches[0];
+                let old = &self.resources[i];
+                merge_meta(&mut res, old);
+                if b == Behavior::Merge {
+                    for field in ["data", "binaryData"] {
+                        if let Some(Value::Object(old_data)) = old.obj.get(field) {
+                            let mut merged = old_data.clone();
+                            if let Some(Value::Object(new_data)) = res.obj.get(field) {
+                                for (k, v) in new_data {
+                                    merged.insert(k.clone(), v.clone());
+                                }
+                            }
+                            res.obj.insert(field.into(), Value::Object(merged));
+                        }
+                    }
+                }
+                res.build.behavior = Behavior::Create;
+                self.resources[i] = res;
+                Ok(())
+            }
+            _ => Err(Error::invalid(format!("found multiple objects that could accept merge of {id}"))),
+        }
+    }
+}
+
+/// Labels and annotations of `old` survive a merge or replace unless the
+/// newcomer sets them; so do the build facts kustomize keeps in annotations.
+fn merge_meta(res: &mut Resource, old: &Resource) {
+    for field in ["labels", "annotations"] {
+        let mut merged = old.string_map(field);
+        for (k, v) in res.string_map(field) {
+            merged.insert(k, v);
+        }
+        if !merged.is_empty() {
+            res.metadata_mut().insert(field.into(), Value::Object(merged));
+        }
+    }
+    res.build.prev = old.build.prev.clone();
+    res.build.prefixes = old.build.prefixes.clone();
+    res.build.suffixes = old.build.suffixes.clone();
+    res.build.needs_hash |= old.build.needs_hash;
+}
+
+pub fn load_kustomization(ldr: &Loader) -> Result<(PathBuf, Kustomization)> {
+    let mut found = None;
+    for f in FILE_NAMES {
+        let p = ldr.root().join(f);
+        if p.is_file() {
+            if found.is_some() {
+                return Err(Error::MultipleKustomizations(ldr.root().to_path_buf()));
+            }
+            found = Some(f);
+        }
+    }
+    let Some(f) = found else {
+        return Err(Error::MissingKustomization(ldr.root().to_path_buf()));
+    };
+    let (path, text) = ldr.read_string(f)?;
+    let k = Kustomization::parse(&text, &path)?;
+    Ok((path, k))
+}
+
+/// Turns parsed documents into resources, expanding `kind: List`.
+pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let Value::Object(m) = d else {
+            return Err(Error::Yaml { path: path.to_path_buf(), message: "a resource must be a mapping".into() });
+        };
+        let is_list = m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+            && m.get("items").is_some_and(Value::is_array);
+        if is_list {
+            if let Some(Value::Array(items)) = m.get("items") {
+                out.extend(to_resources(items.clone(), path)?);
+            }
+            continue;
+        }
+        if m.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(Error::Yaml {
+                path: path.to_path_buf(),
+                message: "missing Resource metadata: an object has no 'kind'".into(),
+            });
+        }
+        out.push(Resource::new(m));
+    }
+    Ok(out)
+}
+
+pub fn load_resource_file(ldr: &Loader, rel: &str) -> Result<Vec<Resource>> {
+    let (path, text) = ldr.read_string(rel)?;
+    let docs = crate::yaml::parse_documents(&text, &path)?;
+    to_resources(docs, &path)
+}
+
+pub struct Builder {
+    pub opts: Options,
+    /// Roots being built, to catch cycles between kustomizations.
+    stack: Vec<PathBuf>,
+}
+
+impl Builder {
+    pub fn new(opts: Options) -> Self {
+        Builder { opts, stack: Vec::new() }
+    }
+
+    pub fn run(&mut self, dir: &Path) -> Result<Vec<Resource>> {
+        let ldr = Loader::new(dir, self.opts.load_restrictions)?;
+        let (_, k) = load_kustomization(&ldr)?;
+        if k.kind == "Component" {
+            // A component built on its own behaves as a kustomization.
+            tracing::debug!(dir = %dir.display(), "building a Component directly");
+        }
+        self.stack.push(ldr.root().to_path_buf());
+        let mut acc = self.accumulate(&ldr, &k, Accumulator::new())?;
+        self.stack.pop();
+        hash_names(&mut acc.resources);
+        nameref::fix(&mut acc.resources, &acc.config)?;
+        vars::resolve(&mut acc.resources, &acc.vars, &acc.config)?;
+        acc.resources.retain(|r| {
+            r.annotations().get("config.kubernetes.io/local-config").and_then(Value::as_str) != Some("true")
+        });
+        sort::apply(&mut acc.resources, k.sort_options.as_ref())?;
+        if k.build_metadata.iter().any(|m| m == "managedByLabel") {
+            let mut pairs = indexmap::IndexMap::new();
+            pairs.insert("app.kubernetes.io/managed-by".to_string(), "kustomize-v5.5.0".to_string());
+            let spec = crate::kustomization::FieldSpec { path: "metadata/labels".into(), create: true, ..Default::default() };
+            labels::apply(&mut acc.resources, &pairs, &[spec])?;
+        }
+        Ok(acc.resources)
+    }
+
+    fn child_kustomization(&mut self, ldr: &Loader, rel: &str) -> Result<(Loader, Kustomization)> {
+        let child = ldr.child(rel)?;
+        if self.stack.iter().any(|p| p == child.root()) {
+            return Err(Error::Cycle(child.root().to_path_buf()));
+        }
+        let (_, k) = load_kustomization(&child)?;
+        Ok((child, k))
+    }
+
+    pub fn accumulate(&mut self, ldr: &Loader, k: &Kustomization, mut acc: Accumulator) -> Result<Accumulator> {
+        for rel in &k.resources {
+            self.accumulate_one(ldr, rel, &mut acc).context_with(|| "accumulating resources".to_string())?;
+        }
+        let mut cfg = TransformerConfig::default();
+        for c in &k.configurations {
+            let (path, text) = ldr.read_string(c)?;
+            cfg.merge(&TransformerConfig::parse(&text, &path)?)?;
+        }
+        for c in &k.crds {
+            let (path, text) = ldr.read_string(c)?;
+            cfg.merge(&crate::crds::config_from_crds(&text, &path)?)?;
+        }
+        acc.config.merge(&cfg)?;
+        self.run_generators(ldr, k, &mut acc)?;
+        for rel in &k.components {
+            let (child, ck) = self.child_kustomization(ldr, rel).context_with(|| "accumulating components".into())?;
+            if ck.kind != "Component" {
+                return Err(Error::invalid(format!(
+                    "accumulating components: expected kind 'Component' for path '{}' but got '{}'",
+                    child.root().display(),
+                    ck.kind
+                )));
+            }
+            self.stack.push(child.root().to_path_buf());
+            acc = self.accumulate(&child, &ck, acc).context_with(|| format!("accumulating component '{rel}'"))?;
+            self.stack.pop();
+        }
+        self.run_transformers(ldr, k, &mut acc)?;
+        for v in &k.vars {
+            vars::add(&mut acc.vars, v.clone())?;
+        }
+        Ok(acc)
+    }
+
+    fn accumulate_one(&mut self, ldr: &Loader, rel: &str, acc: &mut Accumulator) -> Result<()> {
+        let full = lexical_join(ldr.root(), rel);
+        if full.is_dir() {
+            let (child, ck) = self.child_kustomization(ldr, rel)?;
+            if ck.kind == "Component" {
+                return Err(Error::invalid(format!(
+                    "expected kind != 'Component' for path '{}'",
+                    child.root().display()
+                )));
+            }
+            self.stack.push(child.root().to_path_buf());
+            let sub = self
+                .accumulate(&child, &ck, Accumulator::new())
+                .context_with(|| format!("recursed accumulation of path '{}'", child.root().display()))?;
+            self.stack.pop();
+            acc.merge(sub).context_with(|| format!("recursed merging from path '{}'", child.root().display()))
+        } else {
+            let rs = load_resource_file(ldr, rel).context_with(|| format!("accumulating resources from '{rel}'"))?;
+            acc.append_all(rs).context_with(|| format!("merging resources from '{rel}'"))
+        }
+    }
+
+    fn run_generators(&mut self, ldr: &Loader, k: &Kustomization, acc: &mut Accumulator) -> Result<()> {
+        for g in &k.config_map_generator {
+            let r = generators::generate(GenKind::ConfigMap, g, k.generator_options.as_ref(), ldr)?;
+            acc.absorb(r).context_with(|| format!("merging from generator configmap '{}'", g.name))?;
+        }
+        for g in &k.secret_generator {
+            let r = generators::generate(GenKind::Secret, g, k.generator_options.as_ref(), ldr)?;
+            acc.absorb(r).context_with(|| format!("merging from generator secret '{}'", g.name))?;
+        }
+        if !k.generators.is_empty() {
+            let configs = self.plugin_configs(ldr, &k.generators)?;
+            for c in configs {
+                for r in plugins::generate(&c, ldr)? {
+                    acc.absorb(r)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plugin configurations: inline YAML, files, or kustomization
+    /// directories that render to configurations.
+    fn plugin_configs(&mut self, ldr: &Loader, entries: &[String]) -> Result<Vec<Resource>> {
+        let mut acc = Accumulator::new();
+        for e in entries {
+            if e.contains('\n') || e.trim_start().starts_with('{') {
+                let docs = crate::yaml::parse_documents(e, Path::new("<inline>"))?;
+                acc.append_all(to_resources(docs, Path::new("<inline>"))?)?;
+            } else {
+                self.accumulate_one(ldr, e, &mut acc)?;
+            }
+        }
+        Ok(acc.resources)
+    }
+
+    fn run_transformers(&mut self, ldr: &Loader, k: &Kustomization, acc: &mut Accumulator) -> Result<()> {
+        let cfg = acc.config.clone();
+        let rs = &mut acc.resources;
+        for entry in &k.patches_strategic_merge {
+            let docs = match ldr.read_string(entry) {
+                Ok((path, text)) => crate::yaml::parse_documents(&text, &path)?,
+                Err(e) if entry.contains('\n') || entry.contains(':') => {
+                    tracing::trace!(error = %e, "patchesStrategicMerge entry is inline");
+                    crate::yaml::parse_documents(entry, Path::new("<inline patch>"))?
+                }
+                Err(e) => return Err(e.context("trouble configuring builtin PatchStrategicMergeTransformer")),
+            };
+            for d in docs {
+                let patch = sm_patch(d)?;
+                apply_sm_by_id(rs, &patch)?;
+            }
+        }
+        for p in &k.patches {
+            apply_patch(ldr, rs, p)?;
+        }
+        namespace::apply(rs, &k.namespace, &cfg.namespace)?;
+        names::apply(rs, &k.name_prefix, names::Affix::Prefix, &cfg.name_prefix)?;
+        names::apply(rs, &k.name_suffix, names::Affix::Suffix, &cfg.name_suffix)?;
+        apply_labels(rs, k, &cfg)?;
+        labels::apply(rs, &k.common_annotations, &cfg.common_annotations)?;
+        for p in &k.patches_json6902 {
+            apply_patch(ldr, rs, p)?;
+        }
+        for r in &k.replicas {
+            replicas::apply(rs, r, &cfg.replicas)?;
+        }
+        for i in &k.images {
+            images::apply(rs, i, &cfg.images)?;
+        }
+        if !k.replacements.is_empty() {
+            replacements::apply(rs, &k.replacements, ldr)?;
+        }
+        if !k.transformers.is_empty() {
+            let configs = self.plugin_configs(ldr, &k.transformers)?;
+            for c in configs {
+                plugins::transform(&c, ldr, &mut acc.resources, &cfg)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn apply_labels(rs: &mut [Resource], k: &Kustomization, cfg: &TransformerConfig) -> Result<()> {
+    for l in &k.labels {
+        let mut specs = l.fields.clone();
+        crate::config::merge_specs(&mut specs, &cfg.labels)?;
+        if l.include_selectors {
+            crate::config::merge_specs(&mut specs, &cfg.common_labels)?;
+        } else {
+            if l.include_templates {
+                crate::config::merge_specs(&mut specs, &cfg.template_labels)?;
+            }
+            let meta = crate::kustomization::FieldSpec { path: "metadata/labels".into(), create: true, ..Default::default() };
+            crate::config::merge_specs(&mut specs, &[meta])?;
+        }
+        labels::apply(rs, &l.pairs, &specs)?;
+    }
+    labels::apply(rs, &k.common_labels, &cfg.common_labels)
+}
+
+/// The content hash suffix on generated names, added once at the very end.
+fn hash_names(rs: &mut [Resource]) {
+    for r in rs.iter_mut().filter(|r| r.build.needs_hash) {
+        let h = crate::hash::hash_object(&r.obj);
+        r.store_previous_id();
+        let name = format!("{}-{}", r.name(), h);
+        r.set_name(&name);
+    }
+}
+
+pub struct SmPatch {
+    pub obj: Map<String, Value>,
+    pub allow_name_change: bool,
+    pub allow_kind_change: bool,
+}
+
+fn sm_patch(d: Value) -> Result<SmPatch> {
+    match d {
+        Value::Object(obj) => Ok(SmPatch { obj, allow_name_change: false, allow_kind_change: false }),
+        _ => Err(Error::invalid("a strategic merge patch must be a mapping")),
+    }
+}
+
+fn apply_sm_by_id(rs: &mut Vec<Resource>, patch: &SmPatch) -> Result<()> {
+    let pr = Resource::new(patch.obj.clone());
+    let id = pr.cur_id();
+    let hits: Vec<usize> = rs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.cur_id().same_as(&id) || r.prev_ids().iter().any(|p| p.same_as(&id)))
+        .map(|(i, _)| i)
+        .collect();
+    match hits.len() {
+        0 => Err(Error::invalid(format!(
+            "no matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+        1 => {
+            let keep = apply_sm(&mut rs[hits[0]], patch)?;
+            if !keep {
+                rs.remove(hits[0]);
+            }
+            Ok(())
+        }
+        _ => Err(Error::invalid(format!(
+            "multiple matches for Id {id}; failed to find unique target for patch {id}"
+        ))),
+    }
+}
+
+/// Returns false when the patch deleted the object.
+pub fn apply_sm(r: &mut Resource, patch: &SmPatch) -> Result<bool> {
+    let (name, ns, kind) = (r.name().to_string(), r.namespace().to_string(), r.kind().to_string());
+    if patch.allow_name_change || patch.allow_kind_change {
+        r.store_previous_id();
+    }
+    let mut p = patch.obj.clone();
+    p.insert("apiVersion".into(), Value::String(r.api_version().to_string()));
+    let schema = Builtin::for_group(&r.gvk().group, Vec::new());
+    let merged = strategic_merge::merge(&Value::Object(r.obj.clone()), &Value::Object(p), &schema)
+        .map_err(|e| e.context(format!("applying patch to {}", r.cur_id())))?;
+    let Some(Value::Object(m)) = merged else { return Ok(false) };
+    if m.is_empty() {
+        return Ok(false);
+    }
+    r.obj = m;
+    if !patch.allow_kind_change {
+        r.obj.insert("kind".into(), Value::String(kind));
+    }
+    if !patch.allow_name_change {
+        r.set_name(&name);
+    }
+    r.set_namespace(&ns);
+    Ok(true)
+}
+
+pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()> {
+    let inline = p.patch.trim();
+    let (text, source) = match (inline.is_empty(), p.path.is_empty()) {
+        (true, true) => return Err(Error::invalid("must specify one of patch and path")),
+        (false, false) => return Err(Error::invalid("patch and path can't be set at the same time")),
+        (false, true) => (inline.to_string(), PathBuf::from("<inline patch>")),
+        (true, false) => {
+            let (path, text) = ldr
+                .read_string(&p.path)
+                .map_err(|e| e.context(format!("failed to get the patch file from path({})", p.path)))?;
+            (text, path)
+        }
+    };
+    let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
+    let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
+    if let Some(ops) = json6902::parse(&text, &source)? {
+        let Some(target) = &p.target else {
+            return Err(Error::invalid(format!("must specify a target for JSON patch {}", source.display())));
+        };
+        let sel = Compiled::new(target)?;
+        for r in rs.iter_mut().filter(|r| sel.matches(r)) {
+            r.store_previous_id();
+            let mut v = Value::Object(std::mem::take(&mut r.obj));
+            let res = json6902::apply(&mut v, &ops);
+            if let Value::Object(m) = v {
+                r.obj = m;
+            }
+            res.map_err(|e| e.context(format!("applying JSON patch {} to {}", source.display(), r.cur_id())))?;
+        }
+        return Ok(());
+    }
+    let docs = crate::yaml::parse_documents(&text, &source)?;
+    let mut patches = Vec::with_capacity(docs.len());
+    for d in docs {
+        let mut sp = sm_patch(d)?;
+        sp.allow_name_change = allow_name;
+        sp.allow_kind_change = allow_kind;
+        patches.push(sp);
+    }
+    match &p.target {
+        None => {
+            for sp in &patches {
+                apply_sm_by_id(rs, sp).map_err(|e| e.context("no resource matches strategic merge patch"))?;
+            }
+        }
+        Some(target) => {
+            if patches.len() > 1 {
+                return Err(Error::invalid(format!(
+                    "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field: {}",
+                    source.display()
+                )));
+            }
+            let Some(sp) = patches.first() else { return Ok(()) };
+            let sel = Compiled::new(target)?;
+            let mut keep = Vec::with_capacity(rs.len());
+            for mut r in rs.drain(..) {
+                if sel.matches(&r) {
+                    if !apply_sm(&mut r, sp)? {
+                        continue;
+                    }
+                }
+                keep.push(r);
+            }
+            *rs = keep;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Walks a field path (`spec/template/metadata/labels`) through an object,
+//! descending into every element of the sequences it meets.
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+
+/// Splits a path on `/`, honouring `\/` as a literal slash inside a key.
+pub fn split_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                cur.push('/');
+                chars.next();
+            }
+            '/' => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.strip_suffix("[]").map(str::to_string).unwrap_or(s))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Calls `f` on every value found at `path`. With `create`, missing
+/// mappings along the way (and the final field, as null) are created.
+pub fn visit(
+    node: &mut Value,
+    path: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<()>,
+) -> Result<()> {
+    let Some((seg, rest)) = path.split_first() else {
+        return f(node);
+    };
+    match node {
+        Value::Array(items) => {
+            for it in items {
+                visit(it, path, create, f)?;
+            }
+            Ok(())
+        }
+        Value::Object(m) => {
+            let present = m.get(seg.as_str()).is_some_and(|v| !v.is_null());
+            if !present {
+                if !create {
+                    return Ok(());
+                }
+                let fresh = if rest.is_empty() { Value::Null } else { Value::Object(Map::new()) };
+                m.insert(seg.clone(), fresh);
+            }
+            let Some(child) = m.get_mut(seg.as_str()) else { return Ok(()) };
+            visit(child, rest, create, f)?;
+            if rest.is_empty() && child.is_null() {
+                m.remove(seg.as_str());
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+pub fn visit_str(node: &mut Value, path: &str, create: bool, f: &mut dyn FnMut(&mut Value) -> Result<()>) -> Result<()> {
+    visit(node, &split_path(path), create, f)
+}
+
+/// Read-only lookup of a dotted or slashed path with `[i]` indices and
+/// `[key=value]` selectors, as used by vars and replacements.
+pub fn get<'a>(node: &'a Value, segs: &[PathSeg]) -> Option<&'a Value> {
+    let mut cur = node;
+    for s in segs {
+        cur = match (s, cur) {
+            (PathSeg::Field(f), Value::Object(m)) => m.get(f)?,
+            (PathSeg::Index(i), Value::Array(a)) => a.get(*i)?,
+            (PathSeg::Match(k, v), Value::Array(a)) => a.iter().find(|e| scalar_eq(e.get(k), v))?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+fn scalar_eq(v: Option<&Value>, want: &str) -> bool {
+    match v {
+        Some(Value::String(s)) => s == want,
+        Some(Value::Number(n)) => n.to_string() == want,
+        Some(Value::Bool(b)) => b.to_string() == want,
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathSeg {
+    Field(String),
+    Index(usize),
+    Match(String, String),
+    /// `*` or `[]` in replacement targets: every element.
+    All,
+}
+
+/// Parses `spec.template.spec.containers[name=app].image` or
+/// `spec/containers/0/image` forms.
+pub fn parse_field_path(p: &str) -> Vec<PathSeg> {
+    let mut segs = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0;
+    let mut raw = Vec::new();
+    let sep = if p.contains('/') && !p.contains('[') { '/' } else { '.' };
+    for c in p.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                if depth == 1 && !cur.is_empty() {
+                    raw.push(std::mem::take(&mut cur));
+                }
+                cur.push(c);
+            }
+            ']' => {
+                depth -= 1;
+                cur.push(c);
+                if depth == 0 {
+                    raw.push(std::mem::take(&mut cur));
+                }
+            }
+            c if c == sep && depth == 0 => {
+                if !cur.is_empty() {
+                    raw.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        raw.push(cur);
+    }
+    for r in raw {
+        if let Some(inner) = r.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            if inner.is_empty() || inner == "*" {
+                segs.push(PathSeg::All);
+            } else if let Some((k, v)) = inner.split_once('=') {
+                segs.push(PathSeg::Match(k.to_string(), v.to_string()));
+            } else if let Ok(i) = inner.parse() {
+                segs.push(PathSeg::Index(i));
+            } else {
+                segs.push(PathSeg::Field(inner.to_string()));
+            }
+        } else if r == "*" {
+            segs.push(PathSeg::All);
+        } else {
+            segs.push(PathSeg::Field(r));
+        }
+    }
+    segs
+}

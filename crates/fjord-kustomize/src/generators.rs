@@ -1,0 +1,193 @@
+//! `configMapGenerator` and `secretGenerator`.
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::kustomization::{GeneratorArgs, GeneratorOptions};
+use crate::load::Loader;
+use crate::resource::{Behavior, Resource};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum GenKind {
+    ConfigMap,
+    Secret,
+}
+
+/// Local options win over the kustomization-wide `generatorOptions`.
+pub fn merge_options(local: Option<&GeneratorOptions>, global: Option<&GeneratorOptions>) -> GeneratorOptions {
+    let mut out = global.cloned().unwrap_or_default();
+    if let Some(l) = local {
+        for (k, v) in &l.labels {
+            out.labels.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &l.annotations {
+            out.annotations.insert(k.clone(), v.clone());
+        }
+        if l.disable_name_suffix_hash.is_some() {
+            out.disable_name_suffix_hash = l.disable_name_suffix_hash;
+        }
+        if l.immutable.is_some() {
+            out.immutable = l.immutable;
+        }
+    }
+    out
+}
+
+fn remove_quotes(s: &str) -> &str {
+    let b = s.as_bytes();
+    if b.len() >= 2 && b[0] == b[b.len() - 1] && (b[0] == b'"' || b[0] == b'\'') {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+fn env_pairs(text: &str, path: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (k, v) = line.split_once('=').unwrap_or((line, ""));
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            return Err(Error::invalid(format!(
+                "'{}' line {}: '{k}' is not a valid environment variable name",
+                path.display(),
+                i + 1
+            )));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+enum Datum {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
+    let mut pairs = Vec::new();
+    for e in &args.envs {
+        let (path, text) = ldr.read_string(e)?;
+        for (k, v) in env_pairs(&text, &path)? {
+            pairs.push((k, Datum::Text(v)));
+        }
+    }
+    for l in &args.literals {
+        let Some((k, v)) = l.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(Error::invalid(format!("invalid literal source {l}, expected key=value")));
+        };
+        pairs.push((k.to_string(), Datum::Text(remove_quotes(v).to_string())));
+    }
+    for f in &args.files {
+        let (key, rel) = match f.split_once('=') {
+            Some((k, p)) => {
+                if k.is_empty() {
+                    return Err(Error::invalid(format!("key names or file paths cannot be empty: '{f}'")));
+                }
+                (k.to_string(), p)
+            }
+            None => {
+                let base = std::path::Path::new(f)
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| f.clone());
+                (base, f.as_str())
+            }
+        };
+        let (_, bytes) = ldr.read(rel)?;
+        let d = match String::from_utf8(bytes) {
+            Ok(s) => Datum::Text(s),
+            Err(e) => Datum::Binary(e.into_bytes()),
+        };
+        pairs.push((key, d));
+    }
+    Ok(pairs)
+}
+
+pub fn generate(
+    kind: GenKind,
+    args: &GeneratorArgs,
+    global: Option<&GeneratorOptions>,
+    ldr: &Loader,
+) -> Result<Resource> {
+    let what = match kind {
+        GenKind::ConfigMap => "configmap",
+        GenKind::Secret => "secret",
+    };
+    let pairs = collect(args, ldr).map_err(|e| e.context(format!("{what} '{}'", args.name)))?;
+    let opts = merge_options(args.options.as_ref(), global);
+    let mut data = Map::new();
+    let mut binary = Map::new();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (k, d) in pairs {
+        if data.contains_key(&k) || binary.contains_key(&k) {
+            return Err(Error::invalid(format!(
+                "{what} {} illegally repeats the key `{k}`",
+                args.name
+            )));
+        }
+        match (kind, d) {
+            (GenKind::ConfigMap, Datum::Text(s)) => {
+                data.insert(k, Value::String(s));
+            }
+            (GenKind::ConfigMap, Datum::Binary(b)) => {
+                binary.insert(k, Value::String(b64.encode(b)));
+            }
+            (GenKind::Secret, Datum::Text(s)) => {
+                data.insert(k, Value::String(b64.encode(s.as_bytes())));
+            }
+            (GenKind::Secret, Datum::Binary(b)) => {
+                data.insert(k, Value::String(b64.encode(b)));
+            }
+        }
+    }
+    let mut meta = Map::new();
+    meta.insert("name".into(), Value::String(args.name.clone()));
+    if !args.namespace.is_empty() {
+        meta.insert("namespace".into(), Value::String(args.namespace.clone()));
+    }
+    let to_map = |m: &indexmap::IndexMap<String, String>| {
+        Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    };
+    if !opts.labels.is_empty() {
+        meta.insert("labels".into(), to_map(&opts.labels));
+    }
+    if !opts.annotations.is_empty() {
+        meta.insert("annotations".into(), to_map(&opts.annotations));
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), "v1".into());
+    obj.insert("kind".into(), if kind == GenKind::ConfigMap { "ConfigMap" } else { "Secret" }.into());
+    obj.insert("metadata".into(), Value::Object(meta));
+    if kind == GenKind::Secret {
+        let t = if args.type_.is_empty() { "Opaque" } else { &args.type_ };
+        obj.insert("type".into(), Value::String(t.to_string()));
+    }
+    if !data.is_empty() {
+        obj.insert("data".into(), Value::Object(data));
+    }
+    if !binary.is_empty() {
+        obj.insert("binaryData".into(), Value::Object(binary));
+    }
+    if opts.immutable == Some(true) {
+        obj.insert("immutable".into(), Value::Bool(true));
+    }
+    let mut r = Resource::new(obj);
+    r.build.needs_hash = opts.disable_name_suffix_hash != Some(true);
+    r.build.behavior = parse_behavior(&args.behavior)?;
+    Ok(r)
+}
+
+pub fn parse_behavior(s: &str) -> Result<Behavior> {
+    match s {
+        "" | "create" => Ok(Behavior::Create),
+        "merge" => Ok(Behavior::Merge),
+        "replace" => Ok(Behavior::Replace),
+        other => Err(Error::invalid(format!("unknown generator behavior '{other}'"))),
+    }
+}

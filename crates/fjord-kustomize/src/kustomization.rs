@@ -1,0 +1,266 @@
+//! The `Kustomization` and `Component` file formats.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+pub const COMPONENT_VERSION: &str = "kustomize.config.k8s.io/v1alpha1";
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Kustomization {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Option<Value>,
+    pub open_api: IndexMap<String, String>,
+    pub name_prefix: String,
+    pub name_suffix: String,
+    pub namespace: String,
+    pub common_labels: IndexMap<String, String>,
+    pub labels: Vec<Label>,
+    pub common_annotations: IndexMap<String, String>,
+    pub patches_strategic_merge: Vec<String>,
+    pub patches_json6902: Vec<Patch>,
+    pub patches: Vec<Patch>,
+    pub images: Vec<Image>,
+    pub image_tags: Vec<Image>,
+    pub replacements: Vec<ReplacementOrPath>,
+    pub replicas: Vec<Replica>,
+    pub vars: Vec<Var>,
+    pub sort_options: Option<SortOptions>,
+    pub resources: Vec<String>,
+    pub components: Vec<String>,
+    pub crds: Vec<String>,
+    pub bases: Vec<String>,
+    pub config_map_generator: Vec<GeneratorArgs>,
+    pub secret_generator: Vec<GeneratorArgs>,
+    pub helm_globals: Option<Value>,
+    pub helm_charts: Vec<Value>,
+    pub helm_chart_inflation_generator: Vec<Value>,
+    pub generator_options: Option<GeneratorOptions>,
+    pub configurations: Vec<String>,
+    pub generators: Vec<String>,
+    pub transformers: Vec<String>,
+    pub validators: Vec<String>,
+    pub build_metadata: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Label {
+    pub pairs: IndexMap<String, String>,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+    pub fields: Vec<FieldSpec>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FieldSpec {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub path: String,
+    #[serde(alias = "create")]
+    pub create: bool,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Selector {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub label_selector: String,
+    pub annotation_selector: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Patch {
+    pub path: String,
+    pub patch: String,
+    pub target: Option<Selector>,
+    pub options: IndexMap<String, bool>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Image {
+    pub name: String,
+    pub new_name: String,
+    pub new_tag: String,
+    pub digest: String,
+    pub tag_suffix: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Replica {
+    pub name: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct Var {
+    pub name: String,
+    pub objref: ObjRef,
+    pub fieldref: FieldRef,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjRef {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub api_version: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct FieldRef {
+    pub fieldpath: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ReplacementOrPath {
+    Path { path: String },
+    Inline(Value),
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SortOptions {
+    pub order: String,
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LegacySortOptions {
+    pub order_first: Vec<String>,
+    pub order_last: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GeneratorArgs {
+    pub name: String,
+    pub namespace: String,
+    pub behavior: String,
+    pub files: Vec<String>,
+    pub literals: Vec<String>,
+    pub envs: Vec<String>,
+    pub env: String,
+    pub options: Option<GeneratorOptions>,
+    #[serde(rename = "type")]
+    pub type_: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GeneratorOptions {
+    pub labels: IndexMap<String, String>,
+    pub annotations: IndexMap<String, String>,
+    pub disable_name_suffix_hash: Option<bool>,
+    pub immutable: Option<bool>,
+}
+
+/// Top-level field names, as kustomize spells them. Matching is
+/// case-insensitive because kustomize decodes through Go's JSON decoder.
+const FIELDS: &[&str] = &[
+    "apiVersion", "kind", "metadata", "openapi", "namePrefix", "nameSuffix", "namespace",
+    "commonLabels", "labels", "commonAnnotations", "patchesStrategicMerge", "patchesJson6902",
+    "patches", "images", "imageTags", "replacements", "replicas", "vars", "sortOptions",
+    "resources", "components", "crds", "bases", "configMapGenerator", "secretGenerator",
+    "helmGlobals", "helmCharts", "helmChartInflationGenerator", "generatorOptions",
+    "configurations", "generators", "transformers", "validators", "buildMetadata",
+];
+
+impl Kustomization {
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let v = crate::yaml::parse_one(text, path)?;
+        let invalid = |message: String| Error::InvalidKustomization { path: path.to_path_buf(), message };
+        let obj = match v {
+            Value::Null => Map::new(),
+            Value::Object(m) => m,
+            _ => return Err(invalid("expected a mapping".into())),
+        };
+        let mut norm = Map::new();
+        for (k, v) in obj {
+            let Some(field) = FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&k)) else {
+                return Err(invalid(format!("json: unknown field \"{k}\"")));
+            };
+            // `openapi` is the serde name of `open_api`.
+            let name = if *field == "openapi" { "openApi" } else { field };
+            if v.is_null() {
+                continue;
+            }
+            norm.insert(name.to_string(), v);
+        }
+        let mut k: Kustomization =
+            serde_json::from_value(Value::Object(norm)).map_err(|e| invalid(e.to_string()))?;
+        k.fix(path)?;
+        Ok(k)
+    }
+
+    fn fix(&mut self, path: &Path) -> Result<()> {
+        if self.kind.is_empty() {
+            self.kind = "Kustomization".into();
+        }
+        if self.api_version.is_empty() {
+            self.api_version =
+                if self.kind == "Component" { COMPONENT_VERSION } else { KUSTOMIZATION_VERSION }.into();
+        }
+        let invalid = |message: String| Error::InvalidKustomization { path: path.to_path_buf(), message };
+        match self.kind.as_str() {
+            "Kustomization" if self.api_version != KUSTOMIZATION_VERSION => {
+                return Err(invalid(format!(
+                    "apiVersion for Kustomization should be {KUSTOMIZATION_VERSION}"
+                )));
+            }
+            "Component" if self.api_version != COMPONENT_VERSION => {
+                return Err(invalid(format!("apiVersion for Component should be {COMPONENT_VERSION}")));
+            }
+            "Kustomization" | "Component" => {}
+            other => {
+                return Err(invalid(format!(
+                    "kind should be Kustomization or Component, not '{other}'"
+                )));
+            }
+        }
+        self.resources.append(&mut self.bases);
+        self.images.append(&mut self.image_tags);
+        for g in self.config_map_generator.iter_mut().chain(self.secret_generator.iter_mut()) {
+            if !g.env.is_empty() {
+                g.envs.push(std::mem::take(&mut g.env));
+            }
+        }
+        if !self.helm_charts.is_empty() || !self.helm_chart_inflation_generator.is_empty() {
+            return Err(Error::Unsupported {
+                field: "helmCharts".into(),
+                reason: "Helm chart inflation is not available in fjord".into(),
+            });
+        }
+        if !self.validators.is_empty() {
+            return Err(Error::Unsupported {
+                field: "validators".into(),
+                reason: "validator plugins are not available in fjord".into(),
+            });
+        }
+        Ok(())
+    }
+}
