@@ -4,6 +4,84 @@
 
 use serde_json::{Map, Value};
 
+/// The hash of the manifest an object was last applied from. It lets a
+/// no-op sync skip the dry run of objects that provably did not change.
+pub const MANIFEST_HASH_ANNOTATION: &str = "fjord.dev/manifest-hash";
+
+/// Sets the manifest-hash annotation to the hash of the object without it.
+pub fn stamp_manifest_hash(object: &mut Value) {
+    use sha2::{Digest, Sha256};
+    if let Some(annotations) = object.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        annotations.remove(MANIFEST_HASH_ANNOTATION);
+    }
+    let digest = Sha256::digest(object.to_string().as_bytes());
+    let hash: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    let annotations = metadata.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    if let Some(map) = annotations.as_object_mut() {
+        map.insert(MANIFEST_HASH_ANNOTATION.to_string(), Value::String(hash));
+    }
+}
+
+/// True when `live` was applied from exactly `desired` (same manifest
+/// hash) and every field the manifest sets still has its value: applying
+/// it again would change nothing. Fields the manifest no longer sets are
+/// covered by the hash, drift in the fields it sets by the comparison.
+pub fn known_unchanged(desired: &Value, live: &Value) -> bool {
+    let hash = |v: &Value| v.pointer("/metadata/annotations").and_then(|a| a.get(MANIFEST_HASH_ANNOTATION)).and_then(Value::as_str).map(str::to_string);
+    matches!((hash(desired), hash(live)), (Some(d), Some(l)) if d == l) && live_matches(desired, live, &[])
+}
+
+/// True when every field set in `desired` has the same value in `live`,
+/// ignoring the given JSON pointers. The live object carries server
+/// defaults the manifest does not, so this is containment, not equality.
+pub fn live_matches(desired: &Value, live: &Value, ignored: &[String]) -> bool {
+    contains(desired, live, &mut String::new(), ignored)
+}
+
+fn contains(desired: &Value, live: &Value, path: &mut String, ignored: &[String]) -> bool {
+    if ignored.iter().any(|p| p == path) {
+        return true;
+    }
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| {
+            let len = path.len();
+            path.push('/');
+            path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            let ok = match l.get(k) {
+                Some(lv) => contains(dv, lv, path, ignored),
+                // The server drops empty values; an absent field matches them.
+                None => is_empty(dv) || ignored.iter().any(|p| p.starts_with(path.as_str())),
+            };
+            path.truncate(len);
+            ok
+        }),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len()
+                && d.iter().zip(l).enumerate().all(|(i, (dv, lv))| {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    let ok = contains(dv, lv, path, ignored);
+                    path.truncate(len);
+                    ok
+                })
+        }
+        (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
+        (Value::Null, _) => true,
+        (d, l) => d == l || is_empty(d) && is_empty(l),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
 /// Metadata fields the server sets and the user never writes.
 const SERVER_METADATA: &[&str] =
     &["managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink"];
@@ -140,6 +218,47 @@ fn to_yaml(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn defaults_in_live_do_not_count_as_drift() {
+        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        let live = json!({"spec": {"replicas": 2, "revisionHistoryLimit": 10,
+            "template": {"spec": {"containers": [{"name": "a", "image": "x:1", "imagePullPolicy": "IfNotPresent"}]}}}});
+        assert!(live_matches(&desired, &live, &[]));
+    }
+
+    #[test]
+    fn changed_or_removed_values_are_drift() {
+        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        let scaled = json!({"spec": {"replicas": 5, "template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        assert!(!live_matches(&desired, &scaled, &[]));
+        let extra_container = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [
+            {"name": "a", "image": "x:1"}, {"name": "b", "image": "y"}]}}}});
+        assert!(!live_matches(&desired, &extra_container, &[]));
+        let missing = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "x:1"}]}}}});
+        assert!(!live_matches(&desired, &missing, &[]));
+        assert!(live_matches(&desired, &scaled, &["/spec/replicas".to_string()]));
+    }
+
+    #[test]
+    fn only_the_same_manifest_untouched_is_known_unchanged() {
+        let mut desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}});
+        stamp_manifest_hash(&mut desired);
+        let mut live = desired.clone();
+        live["metadata"]["uid"] = json!("u");
+        assert!(known_unchanged(&desired, &live));
+        // A field removed from the manifest: the hash differs.
+        let mut smaller = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {}});
+        stamp_manifest_hash(&mut smaller);
+        assert!(!known_unchanged(&smaller, &live));
+        // Drift in a field the manifest sets.
+        live["data"]["k"] = json!("edited");
+        assert!(!known_unchanged(&desired, &live));
+        // Never applied by fjord: no hash.
+        let mut plain = desired.clone();
+        plain["metadata"]["annotations"] = json!({});
+        assert!(!known_unchanged(&desired, &plain));
+    }
 
     #[test]
     fn server_bookkeeping_is_ignored() {

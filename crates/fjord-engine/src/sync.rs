@@ -45,7 +45,7 @@ pub struct SyncOptions {
     pub concurrency: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Created,
@@ -241,6 +241,7 @@ pub async fn plan(cluster: &Cluster, manifests: Vec<Manifest>, options: &SyncOpt
         set_namespace(&mut desired, namespaced, &options.namespace);
         let id = ObjectId::from_object(&desired);
         tracking::mark(&mut desired, &options.app, &id);
+        compare::stamp_manifest_hash(&mut desired);
         if let Some(first) = seen.insert(id.clone(), Some(source.clone())) {
             let first = first.map(|s| s.to_string()).unwrap_or_default();
             rejections.push(Rejection::new(Some(&source), &id, format!("declared twice; first in {first}")));
@@ -369,11 +370,11 @@ pub async fn execute(cluster: &mut Cluster, mut plan: Plan, options: &SyncOption
         by_phase.entry(std::cmp::Reverse(phase_of(&c.id, c.kind.namespaced))).or_default().push(c);
     }
     for candidates in by_phase.values() {
-        let deleted: Vec<Result<(), ClusterError>> = stream::iter(candidates.iter())
-            .map(|c| cluster.delete(&c.kind, &c.id.namespace, &c.id.name))
-            .buffered(options.concurrency.max(1))
-            .collect()
-            .await;
+        let mut deletes = Vec::with_capacity(candidates.len());
+        for c in candidates.iter() {
+            deletes.push(cluster.delete(&c.kind, &c.id.namespace, &c.id.name));
+        }
+        let deleted: Vec<Result<(), ClusterError>> = stream::iter(deletes).buffered(options.concurrency.max(1)).collect().await;
         for (c, outcome) in candidates.iter().zip(deleted) {
             let (result, message) = match outcome {
                 Ok(()) => (Outcome::Pruned, None),
@@ -395,7 +396,9 @@ fn finish(objects: Vec<ObjectResult>, cluster: &Cluster, writes_before: usize) -
     SyncReport { objects, writes: cluster.writes() - writes_before }
 }
 
-fn set_namespace(object: &mut Value, namespaced: bool, default_namespace: &str) {
+/// Gives a namespaced object the default namespace when it names none, and
+/// takes it away from cluster-scoped ones.
+pub fn set_namespace(object: &mut Value, namespaced: bool, default_namespace: &str) {
     let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else { return };
     if namespaced {
         let has = metadata.get("namespace").and_then(Value::as_str).is_some_and(|s| !s.is_empty());
@@ -433,14 +436,14 @@ async fn read_live(cluster: &Cluster, objects: &mut [PlannedObject], concurrency
         let key = (kind.resource.api_version.clone(), kind.resource.plural.clone(), o.id.namespace.clone());
         groups.entry(key).or_insert_with(|| (kind.clone(), Vec::new())).1.push(i);
     }
-    let lists: Vec<(Vec<usize>, Vec<Value>)> = stream::iter(groups.into_iter())
-        .map(|((_, _, namespace), (kind, indices))| async move {
+    let mut requests = Vec::with_capacity(groups.len());
+    for ((_, _, namespace), (kind, indices)) in groups {
+        requests.push(async move {
             let items = cluster.list(&kind, &namespace).await?;
             Ok::<_, ClusterError>((indices, items))
-        })
-        .buffer_unordered(concurrency.max(1))
-        .try_collect()
-        .await?;
+        });
+    }
+    let lists: Vec<(Vec<usize>, Vec<Value>)> = stream::iter(requests).buffer_unordered(concurrency.max(1)).try_collect().await?;
     for (indices, items) in lists {
         let mut by_name: HashMap<String, Value> =
             items.into_iter().map(|v| (str_at(&v, "/metadata/name").to_string(), v)).collect();
@@ -458,20 +461,23 @@ async fn existing_namespaces(cluster: &Cluster) -> Result<HashSet<String>, Clust
 
 /// Dry-runs the given objects; stores each prediction, returns rejections.
 async fn dry_run(cluster: &Cluster, objects: &mut [PlannedObject], indices: &[usize], concurrency: usize) -> Vec<Rejection> {
-    let results: Vec<(usize, Result<Value, String>)> = stream::iter(indices.iter().copied())
-        .map(|i| {
-            let object = &objects[i];
-            async move {
-                let outcome = match &object.kind {
-                    Some(kind) => cluster.apply(kind, &object.desired, true).await.map_err(|e| e.server_message()),
-                    None => Err("its kind is still unknown to the server after its CustomResourceDefinition was applied".into()),
-                };
-                (i, outcome)
+    let mut requests = Vec::with_capacity(indices.len());
+    for &i in indices {
+        let object = &objects[i];
+        requests.push(async move {
+            if let Some(live) = object.live.as_ref().filter(|live| compare::known_unchanged(&object.desired, live)) {
+                // Applied before from this exact manifest and untouched since:
+                // the server already accepted it, no need to ask again.
+                return (i, Ok(live.clone()));
             }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+            let outcome = match &object.kind {
+                Some(kind) => cluster.apply(kind, &object.desired, true).await.map_err(|e| e.server_message()),
+                None => Err("its kind is still unknown to the server after its CustomResourceDefinition was applied".into()),
+            };
+            (i, outcome)
+        });
+    }
+    let results: Vec<(usize, Result<Value, String>)> = stream::iter(requests).buffer_unordered(concurrency.max(1)).collect().await;
     let mut rejections = Vec::new();
     for (i, outcome) in results {
         match outcome {
@@ -489,8 +495,10 @@ async fn apply_all(
     indices: &[usize],
     concurrency: usize,
 ) -> Vec<Result<Outcome, ClusterError>> {
-    stream::iter(indices.iter().map(|&i| &objects[i]))
-        .map(|object| async move {
+    let mut requests = Vec::with_capacity(indices.len());
+    for &i in indices {
+        let object = &objects[i];
+        requests.push(async move {
             if object.is_unchanged() {
                 return Ok(Outcome::Unchanged);
             }
@@ -503,10 +511,9 @@ async fn apply_all(
             };
             cluster.apply(kind, &object.desired, false).await?;
             Ok(if object.live.is_some() { Outcome::Configured } else { Outcome::Created })
-        })
-        .buffered(concurrency.max(1))
-        .collect()
-        .await
+        });
+    }
+    stream::iter(requests).buffered(concurrency.max(1)).collect().await
 }
 
 /// After CRDs are applied: rediscover and give the custom resources their kind.
@@ -548,14 +555,14 @@ async fn prune_candidates(
     options: &SyncOptions,
 ) -> Result<Vec<PruneCandidate>, ClusterError> {
     let desired: HashSet<&ObjectId> = objects.iter().map(|o| &o.id).collect();
-    let lists: Vec<(Kind, Vec<Value>)> = stream::iter(cluster.listable_kinds().iter().cloned())
-        .map(|kind| async move {
+    let mut requests = Vec::new();
+    for kind in cluster.listable_kinds().iter().cloned() {
+        requests.push(async move {
             let items = cluster.list_metadata(&kind).await?;
             Ok::<_, ClusterError>((kind, items))
-        })
-        .buffer_unordered(options.concurrency.max(1))
-        .try_collect()
-        .await?;
+        });
+    }
+    let lists: Vec<(Kind, Vec<Value>)> = stream::iter(requests).buffer_unordered(options.concurrency.max(1)).try_collect().await?;
     let mut candidates = Vec::new();
     for (kind, items) in lists {
         for live in items {

@@ -1,0 +1,286 @@
+//! The controller runtime: a store of Applications fed by a watch, a
+//! de-duplicating work queue, workers, and the triggers that fill the queue
+//! (Application changes, drift from the live cache, polling, webhooks).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
+use std::time::Duration;
+
+use fjord_engine::cluster::Cluster;
+use fjord_engine::manifest::Manifest;
+use fjord_engine::ObjectId;
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::application;
+use crate::cache::LiveCache;
+use crate::reconcile::AppMemory;
+use crate::repos::Repositories;
+
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Where Applications live (Argo CD's `argocd` by default).
+    pub namespace: String,
+    pub repo_cache: PathBuf,
+    pub poll_interval: Duration,
+    /// Reconciles that run at once.
+    pub workers: usize,
+    /// Identity in events and the leader lease.
+    pub identity: String,
+}
+
+type RenderKey = (String, String);
+
+pub struct Controller {
+    pub(crate) config: ControllerConfig,
+    pub(crate) client: kube::Client,
+    cluster: Mutex<Cluster>,
+    pub(crate) cache: LiveCache,
+    pub(crate) repos: Repositories,
+    apps: RwLock<HashMap<String, Arc<Value>>>,
+    pub(crate) renders: Mutex<HashMap<RenderKey, (Arc<Vec<Manifest>>, &'static str)>>,
+    /// (app, object) → (desired hash, live resourceVersion) last found in sync.
+    pub(crate) memo: Mutex<HashMap<(String, ObjectId), (u64, String)>>,
+    pub(crate) memory: StdMutex<HashMap<String, AppMemory>>,
+    pub(crate) recorder: Recorder,
+    queue: mpsc::UnboundedSender<String>,
+    queue_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    queued: StdMutex<HashSet<String>>,
+    running: StdMutex<HashMap<String, bool>>,
+    drift_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+}
+
+impl Controller {
+    pub async fn new(cluster: Cluster, config: ControllerConfig) -> Arc<Self> {
+        let client = cluster.client().clone();
+        let (drift_tx, drift_rx) = mpsc::unbounded_channel();
+        let (queue, queue_rx) = mpsc::unbounded_channel();
+        let reporter = Reporter { controller: "fjord-controller".into(), instance: Some(config.identity.clone()) };
+        Arc::new(Controller {
+            repos: Repositories::new(config.repo_cache.clone(), config.poll_interval),
+            cache: LiveCache::new(client.clone(), drift_tx),
+            recorder: Recorder::new(client.clone(), reporter),
+            cluster: Mutex::new(cluster),
+            client,
+            config,
+            apps: Default::default(),
+            renders: Default::default(),
+            memo: Default::default(),
+            memory: Default::default(),
+            queue,
+            queue_rx: Mutex::new(Some(queue_rx)),
+            queued: Default::default(),
+            running: Default::default(),
+            drift_rx: Mutex::new(Some(drift_rx)),
+        })
+    }
+
+    /// Runs until the Application watch ends (it retries on its own).
+    pub async fn run(self: Arc<Self>) {
+        let workers = self.config.workers.max(1);
+        let rx = Arc::new(Mutex::new(self.queue_rx.lock().await.take()));
+        for _ in 0..workers {
+            let this = self.clone();
+            let rx = rx.clone();
+            tokio::spawn(async move { this.work(rx).await });
+        }
+        if let Some(mut drift) = self.drift_rx.lock().await.take() {
+            let this = self.clone();
+            tokio::spawn(async move {
+                while let Some(app) = drift.recv().await {
+                    if this.app(&app).is_some() {
+                        this.enqueue(&app);
+                    }
+                }
+            });
+        }
+        let poller = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(poller.config.poll_interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                for app in poller.app_names() {
+                    poller.enqueue(&app);
+                }
+            }
+        });
+        self.watch_applications().await;
+    }
+
+    async fn watch_applications(&self) {
+        let api: Api<DynamicObject> = self.app_api();
+        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+        let mut relist: Option<HashMap<String, Arc<Value>>> = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(Event::Init) => relist = Some(HashMap::new()),
+                Ok(Event::InitApply(obj)) => {
+                    if let (Some(buffer), Some((name, value))) = (relist.as_mut(), named(obj)) {
+                        buffer.insert(name, Arc::new(value));
+                    }
+                }
+                Ok(Event::InitDone) => {
+                    let fresh = relist.take().unwrap_or_default();
+                    let names: Vec<String> = fresh.keys().cloned().collect();
+                    if let Ok(mut apps) = self.apps.write() {
+                        *apps = fresh;
+                    }
+                    for name in names {
+                        self.enqueue(&name);
+                    }
+                }
+                Ok(Event::Apply(obj)) => {
+                    if let Some((name, value)) = named(obj) {
+                        let changed = self.store_app(&name, value);
+                        if changed {
+                            self.enqueue(&name);
+                        }
+                    }
+                }
+                Ok(Event::Delete(obj)) => {
+                    if let Some((name, _)) = named(obj) {
+                        if let Ok(mut apps) = self.apps.write() {
+                            apps.remove(&name);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch of Applications failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Stores an Application; true when more than its status changed, so
+    /// our own status writes do not wake it again.
+    fn store_app(&self, name: &str, value: Value) -> bool {
+        let Ok(mut apps) = self.apps.write() else { return true };
+        let changed = apps.get(name).is_none_or(|old| without_status(old) != without_status(&value));
+        apps.insert(name.to_string(), Arc::new(value));
+        changed
+    }
+
+    pub(crate) fn app(&self, name: &str) -> Option<Arc<Value>> {
+        self.apps.read().ok()?.get(name).cloned()
+    }
+
+    pub(crate) fn apps_len(&self) -> usize {
+        self.apps.read().map(|a| a.len()).unwrap_or(0)
+    }
+
+    fn app_names(&self) -> Vec<String> {
+        self.apps.read().map(|a| a.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Queues a reconcile; a name already queued is not queued twice, and
+    /// one that is running runs once more when it finishes.
+    pub fn enqueue(&self, name: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            if let Some(again) = running.get_mut(name) {
+                *again = true;
+                return;
+            }
+        }
+        let fresh = self.queued.lock().map(|mut q| q.insert(name.to_string())).unwrap_or(true);
+        if fresh {
+            let _ = self.queue.send(name.to_string());
+        }
+    }
+
+    pub(crate) fn requeue_after(&self, name: &str, after: Duration) {
+        let queue = self.queue.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = queue.send(name);
+        });
+    }
+
+    /// Marks every Application of a repository for an immediate refresh.
+    pub async fn refresh_repository(&self, matches: impl Fn(&str) -> bool) -> usize {
+        let mut woken = 0;
+        let apps: Vec<(String, Arc<Value>)> =
+            self.apps.read().map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        for (name, app) in apps {
+            let spec = application::ApplicationSpec::from_object(&app).unwrap_or_default();
+            if let Some(source) = spec.single_source() {
+                if matches(&source.repo_url) {
+                    self.repos.invalidate(&source.repo_url).await;
+                    self.enqueue(&name);
+                    woken += 1;
+                }
+            }
+        }
+        woken
+    }
+
+    async fn work(self: Arc<Self>, rx: Arc<Mutex<Option<mpsc::UnboundedReceiver<String>>>>) {
+        loop {
+            let next = {
+                let mut guard = rx.lock().await;
+                match guard.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => None,
+                }
+            };
+            let Some(name) = next else { return };
+            if let Ok(mut q) = self.queued.lock() {
+                q.remove(&name);
+            }
+            let busy = self.running.lock().map(|mut r| {
+                if let Some(again) = r.get_mut(&name) {
+                    *again = true;
+                    true
+                } else {
+                    r.insert(name.clone(), false);
+                    false
+                }
+            });
+            if busy.unwrap_or(true) {
+                continue;
+            }
+            self.reconcile(&name).await;
+            let again = self.running.lock().ok().and_then(|mut r| r.remove(&name)).unwrap_or(false);
+            if again {
+                self.enqueue(&name);
+            }
+        }
+    }
+
+    pub(crate) async fn cluster(&self) -> Cluster {
+        self.cluster.lock().await.clone()
+    }
+
+    pub(crate) async fn set_cluster(&self, cluster: Cluster) {
+        *self.cluster.lock().await = cluster;
+    }
+
+    /// Objects in the live cache (for tests and metrics).
+    pub fn cached_objects(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+fn named(obj: DynamicObject) -> Option<(String, Value)> {
+    let name = obj.metadata.name.clone()?;
+    Some((name, serde_json::to_value(obj).ok()?))
+}
+
+fn without_status(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+    }
+    v
+}
