@@ -1,8 +1,47 @@
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::Context;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("fjord build is not implemented yet")
+/// Render a kustomization (or a directory holding one) to multi-document
+/// YAML on stdout, as `kustomize build` does.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Directory holding kustomization.yaml.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Allow files outside the kustomization root to be read
+    /// (kustomize's `--load-restrictor LoadRestrictionsNone`).
+    #[arg(long)]
+    pub no_load_restrictions: bool,
+    /// Write the output to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let opts = fjord_kustomize::Options {
+        load_restrictions: if args.no_load_restrictions {
+            fjord_kustomize::LoadRestrictions::None
+        } else {
+            fjord_kustomize::LoadRestrictions::RootOnly
+        },
+    };
+    let yaml = match fjord_kustomize::build_yaml(&args.dir, &opts) {
+        Ok(y) => y,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match &args.output {
+        Some(p) => std::fs::write(p, yaml).with_context(|| format!("writing {}", p.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(yaml.as_bytes()).context("writing to stdout")?;
+            out.flush().context("writing to stdout")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
