@@ -115,7 +115,6 @@ fn merge_meta(res: &mut Resource, old: &Resource) {
     res.build.prev = old.build.prev.clone();
     res.build.prefixes = old.build.prefixes.clone();
     res.build.suffixes = old.build.suffixes.clone();
-    res.build.needs_hash |= old.build.needs_hash;
 }
 
 pub fn load_kustomization(ldr: &Loader) -> Result<(PathBuf, Kustomization)> {
@@ -158,9 +157,27 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
                 message: "missing Resource metadata: an object has no 'kind'".into(),
             });
         }
-        out.push(Resource::new(m));
+        out.push(Resource::new(stringify_metadata(m)));
     }
     Ok(out)
+}
+
+/// Label and annotation values are strings in Kubernetes; kustomize quotes
+/// numbers and booleans written bare.
+fn stringify_metadata(mut m: Map<String, Value>) -> Map<String, Value> {
+    if let Some(Value::Object(meta)) = m.get_mut("metadata") {
+        for f in ["labels", "annotations"] {
+            if let Some(Value::Object(pairs)) = meta.get_mut(f) {
+                for v in pairs.values_mut() {
+                    match v {
+                        Value::Bool(_) | Value::Number(_) => *v = Value::String(v.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    m
 }
 
 pub fn load_resource_file(ldr: &Loader, rel: &str) -> Result<Vec<Resource>> {

@@ -21,10 +21,7 @@ pub fn split_path(path: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter()
-        .map(|s| s.strip_suffix("[]").map(str::to_string).unwrap_or(s))
-        .filter(|s| !s.is_empty())
-        .collect()
+    out.into_iter().filter(|s| !s.is_empty()).collect()
 }
 
 /// Calls `f` on every value found at `path`. With `create`, missing
@@ -46,9 +43,15 @@ pub fn visit(
             Ok(())
         }
         Value::Object(m) => {
+            // `field[]` names a sequence; kustomize never creates one.
+            let (seg, is_seq) = match seg.strip_suffix("[]") {
+                Some(s) => (s.to_string(), true),
+                None => (seg.clone(), false),
+            };
+            let seg = &seg;
             let present = m.get(seg.as_str()).is_some_and(|v| !v.is_null());
             if !present {
-                if !create {
+                if !create || is_seq {
                     return Ok(());
                 }
                 let fresh = if rest.is_empty() { Value::Null } else { Value::Object(Map::new()) };

@@ -123,7 +123,6 @@ pub fn generate(
     let opts = merge_options(args.options.as_ref(), global);
     let mut data = Map::new();
     let mut binary = Map::new();
-    let b64 = base64::engine::general_purpose::STANDARD;
     for (k, d) in pairs {
         if data.contains_key(&k) || binary.contains_key(&k) {
             return Err(Error::invalid(format!(
@@ -136,13 +135,13 @@ pub fn generate(
                 data.insert(k, Value::String(s));
             }
             (GenKind::ConfigMap, Datum::Binary(b)) => {
-                binary.insert(k, Value::String(b64.encode(b)));
+                binary.insert(k, Value::String(wrapped_base64(&b)));
             }
             (GenKind::Secret, Datum::Text(s)) => {
-                data.insert(k, Value::String(b64.encode(s.as_bytes())));
+                data.insert(k, Value::String(wrapped_base64(s.as_bytes())));
             }
             (GenKind::Secret, Datum::Binary(b)) => {
-                data.insert(k, Value::String(b64.encode(b)));
+                data.insert(k, Value::String(wrapped_base64(&b)));
             }
         }
     }
@@ -181,6 +180,23 @@ pub fn generate(
     r.build.needs_hash = opts.disable_name_suffix_hash != Some(true);
     r.build.behavior = parse_behavior(&args.behavior)?;
     Ok(r)
+}
+
+/// Base64 broken into 70-character lines, each ending in a newline, once
+/// the encoding reaches 70 characters: the form kustomize writes (and
+/// hashes).
+fn wrapped_base64(b: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(b);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 pub fn parse_behavior(s: &str) -> Result<Behavior> {
