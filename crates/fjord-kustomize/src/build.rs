@@ -112,6 +112,8 @@ fn merge_meta(res: &mut Resource, old: &Resource) {
             res.metadata_mut().insert(field.into(), Value::Object(merged));
         }
     }
+    res.set_name(old.name());
+    res.set_namespace(old.namespace());
     res.build.prev = old.build.prev.clone();
     res.build.prefixes = old.build.prefixes.clone();
     res.build.suffixes = old.build.suffixes.clone();
