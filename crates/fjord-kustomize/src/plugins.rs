@@ -1,15 +1,171 @@
-//! Built-in generators and transformers given as plugin configurations in
-//! `generators:` and `transformers:`.
+//! Built-in generators and transformers given as plugin configurations
+//! (`apiVersion: builtin`) in `generators:` and `transformers:`.
 
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::build::apply_patch;
 use crate::config::TransformerConfig;
 use crate::error::{Error, Result};
+use crate::generators::{self, GenKind};
+use crate::kustomization::{FieldSpec, GeneratorArgs, Image, Patch, ReplacementOrPath, Replica, Selector};
 use crate::load::Loader;
 use crate::resource::Resource;
+use crate::transform::{images, labels, names, namespace, replicas};
 
-pub fn generate(c: &Resource, _ldr: &Loader) -> Result<Vec<Resource>> {
-    Err(Error::Unsupported { field: "generators".into(), reason: format!("plugin {} is not available", c.cur_id()) })
+fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
+    serde_json::from_value(Value::Object(c.obj.clone()))
+        .map_err(|e| Error::Object { object: c.cur_id().to_string(), message: format!("invalid plugin configuration: {e}") })
 }
 
-pub fn transform(c: &Resource, _ldr: &Loader, _rs: &mut Vec<Resource>, _cfg: &TransformerConfig) -> Result<()> {
-    Err(Error::Unsupported { field: "transformers".into(), reason: format!("plugin {} is not available", c.cur_id()) })
+fn check_builtin(c: &Resource, field: &str) -> Result<()> {
+    if c.api_version() == "builtin" || c.gvk().group.is_empty() && c.gvk().version == "builtin" {
+        return Ok(());
+    }
+    Err(Error::Unsupported {
+        field: field.into(),
+        reason: format!(
+            "{} is an external (exec or KRM function) plugin; fjord runs built-in plugins only",
+            c.cur_id()
+        ),
+    })
+}
+
+pub fn generate(c: &Resource, ldr: &Loader) -> Result<Vec<Resource>> {
+    check_builtin(c, "generators")?;
+    let kind = match c.kind() {
+        "ConfigMapGenerator" => GenKind::ConfigMap,
+        "SecretGenerator" => GenKind::Secret,
+        other => {
+            return Err(Error::Unsupported {
+                field: "generators".into(),
+                reason: format!("built-in generator kind '{other}' is not available in fjord"),
+            });
+        }
+    };
+    let mut args: GeneratorArgs = config(c)?;
+    if args.name.is_empty() {
+        args.name = c.name().to_string();
+    }
+    if args.namespace.is_empty() {
+        args.namespace = c.namespace().to_string();
+    }
+    Ok(vec![generators::generate(kind, &args, None, ldr)?])
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct AffixConfig {
+    prefix: String,
+    suffix: String,
+    field_specs: Vec<FieldSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct PairsConfig {
+    labels: IndexMap<String, String>,
+    annotations: IndexMap<String, String>,
+    field_specs: Vec<FieldSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct NamespaceConfig {
+    field_specs: Vec<FieldSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ImageConfig {
+    image_tag: Image,
+    field_specs: Vec<FieldSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ReplicaConfig {
+    replica: Replica,
+    field_specs: Vec<FieldSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct Json6902Config {
+    target: Option<Selector>,
+    path: String,
+    json_op: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct SmConfig {
+    paths: Vec<String>,
+    patches: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ReplacementConfig {
+    replacements: Vec<ReplacementOrPath>,
+}
+
+pub fn transform(c: &Resource, ldr: &Loader, rs: &mut Vec<Resource>, _cfg: &TransformerConfig) -> Result<()> {
+    check_builtin(c, "transformers")?;
+    match c.kind() {
+        "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+            let a: AffixConfig = config(c)?;
+            names::apply(rs, &a.prefix, names::Affix::Prefix, &a.field_specs)?;
+            names::apply(rs, &a.suffix, names::Affix::Suffix, &a.field_specs)
+        }
+        "LabelTransformer" => {
+            let p: PairsConfig = config(c)?;
+            labels::apply(rs, &p.labels, &p.field_specs)
+        }
+        "AnnotationsTransformer" => {
+            let p: PairsConfig = config(c)?;
+            labels::apply(rs, &p.annotations, &p.field_specs)
+        }
+        "NamespaceTransformer" => {
+            let n: NamespaceConfig = config(c)?;
+            namespace::apply(rs, c.namespace(), &n.field_specs)
+        }
+        "ImageTagTransformer" => {
+            let i: ImageConfig = config(c)?;
+            images::apply(rs, &i.image_tag, &i.field_specs)
+        }
+        "ReplicaCountTransformer" => {
+            let r: ReplicaConfig = config(c)?;
+            replicas::apply(rs, &r.replica, &r.field_specs)
+        }
+        "PatchTransformer" => {
+            let p: Patch = config(c)?;
+            apply_patch(ldr, rs, &p)
+        }
+        "PatchJson6902Transformer" => {
+            let j: Json6902Config = config(c)?;
+            let p = Patch { path: j.path, patch: j.json_op, target: j.target, options: IndexMap::new() };
+            apply_patch(ldr, rs, &p)
+        }
+        "PatchStrategicMergeTransformer" => {
+            let s: SmConfig = config(c)?;
+            for path in &s.paths {
+                apply_patch(ldr, rs, &Patch { path: path.clone(), ..Default::default() })?;
+            }
+            if !s.patches.trim().is_empty() {
+                apply_patch(ldr, rs, &Patch { patch: s.patches.clone(), ..Default::default() })?;
+            }
+            Ok(())
+        }
+        "ReplacementTransformer" => {
+            let r: ReplacementConfig = config(c)?;
+            crate::replacements::apply(rs, &r.replacements, ldr)
+        }
+        other => Err(Error::Unsupported {
+            field: "transformers".into(),
+            reason: format!("built-in transformer kind '{other}' is not available in fjord"),
+        }),
+    }
 }
