@@ -30,15 +30,19 @@ pub struct Accumulator {
     pub resources: Vec<Resource>,
     pub config: TransformerConfig,
     pub vars: Vec<Var>,
+    /// Ids of `resources`, kept only while resources are being appended
+    /// (ids change once transformers run); rebuilt on demand.
+    ids: Option<HashSet<(crate::resource::Gvk, String, String)>>,
 }
 
 impl Accumulator {
     pub fn new() -> Self {
-        Accumulator { resources: Vec::new(), config: TransformerConfig::defaults(), vars: Vec::new() }
+        Accumulator { resources: Vec::new(), config: TransformerConfig::defaults(), vars: Vec::new(), ids: None }
     }
 
     pub fn append_all(&mut self, rs: Vec<Resource>) -> Result<()> {
-        let mut seen: HashSet<_> = self.resources.iter().map(|r| r.cur_id().key()).collect();
+        let resources = &self.resources;
+        let seen = self.ids.get_or_insert_with(|| resources.iter().map(|r| r.cur_id().key()).collect());
         for r in rs {
             if !seen.insert(r.cur_id().key()) {
                 return Err(Error::DuplicateId(r.cur_id().to_string()));
@@ -93,6 +97,7 @@ impl Accumulator {
                 }
                 res.build.behavior = Behavior::Create;
                 self.resources[i] = res;
+                self.ids = None;
                 Ok(())
             }
             _ => Err(Error::invalid(format!("found multiple objects that could accept merge of {id}"))),
@@ -248,7 +253,9 @@ impl Builder {
             cfg.merge(&crate::crds::config_from_crds(&text, &path)?)?;
         }
         acc.config.merge(&cfg)?;
+        acc.ids = None;
         self.run_generators(ldr, k, &mut acc)?;
+        acc.ids = None;
         for rel in &k.components {
             let (child, ck) = self.child_kustomization(ldr, rel).context_with(|| "accumulating components".into())?;
             if ck.kind != "Component" {
@@ -262,7 +269,9 @@ impl Builder {
             acc = self.accumulate(&child, &ck, acc).context_with(|| format!("accumulating component '{rel}'"))?;
             self.stack.pop();
         }
+        acc.ids = None;
         self.run_transformers(ldr, k, &mut acc)?;
+        acc.ids = None;
         for v in &k.vars {
             vars::add(&mut acc.vars, v.clone())?;
         }

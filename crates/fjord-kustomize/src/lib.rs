@@ -41,6 +41,15 @@ pub fn build(dir: &Path, opts: &Options) -> Result<Vec<serde_json::Value>> {
 
 /// Builds and renders as multi-document YAML, as `kustomize build` prints.
 pub fn build_yaml(dir: &Path, opts: &Options) -> Result<String> {
-    let docs = build(dir, opts)?;
-    Ok(emit::to_yaml_stream(docs.iter()))
+    let rs = build::Builder::new(opts.clone()).run(dir)?;
+    // Each object is dropped as soon as it is written, so the peak holds
+    // the objects or their text, not both.
+    let mut out = String::new();
+    for (i, r) in rs.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        emit::write_document(&mut out, &serde_json::Value::Object(r.obj));
+    }
+    Ok(out)
 }
