@@ -106,6 +106,10 @@ fn write_string(out: &mut String, s: &str, ind: usize, is_key: bool) {
         write_literal(out, s, ind);
     } else if is_plain_safe(s) {
         out.push_str(s);
+    } else if resolves_to_non_string(s) {
+        // Strings that would read back as another type are double-quoted,
+        // as kustomize writes them ("true", "8080").
+        write_double_quoted(out, s);
     } else if s.chars().all(|c| c == '\t' || (!c.is_control() && c != '\u{feff}')) {
         out.push('\'');
         out.push_str(&s.replace('\'', "''"));
