@@ -68,7 +68,10 @@ impl RepoCache {
         Self::with_options(root, CacheOptions::default())
     }
 
-    pub fn with_options(root: impl Into<PathBuf>, options: CacheOptions) -> Result<Self, SourceError> {
+    pub fn with_options(
+        root: impl Into<PathBuf>,
+        options: CacheOptions,
+    ) -> Result<Self, SourceError> {
         let root = root.into();
         for dir in ["repos", "trees", "home", "tmp"] {
             let path = root.join(dir);
@@ -108,7 +111,10 @@ impl RepoCache {
 
     fn slot(&self, repo: &Repo) -> Arc<Slot> {
         let key = mirror_name(repo.url());
-        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         slots.entry(key).or_default().clone()
     }
 
@@ -121,7 +127,14 @@ impl RepoCache {
             .run(
                 Invocation::new(
                     repo,
-                    ["ls-remote", "--symref", repo.url(), "HEAD", "refs/heads/*", "refs/tags/*"],
+                    [
+                        "ls-remote",
+                        "--symref",
+                        repo.url(),
+                        "HEAD",
+                        "refs/heads/*",
+                        "refs/tags/*",
+                    ],
                 )
                 .remote(),
             )
@@ -138,13 +151,17 @@ impl RepoCache {
         let arrived = *slot.flight.lock().unwrap_or_else(|p| p.into_inner());
         let mut last = slot.fetch.lock().await;
         let now = *slot.flight.lock().unwrap_or_else(|p| p.into_inner());
-        if arrived.running && now.completed > arrived.completed {
-            if let Some(result) = last.as_ref() {
-                tracing::debug!(repo = %repo.redacted_url(), "sharing a fetch that was running");
-                return result.clone().map(|()| FetchOutcome { shared: true });
-            }
+        if arrived.running
+            && now.completed > arrived.completed
+            && let Some(result) = last.as_ref()
+        {
+            tracing::debug!(repo = %repo.redacted_url(), "sharing a fetch that was running");
+            return result.clone().map(|()| FetchOutcome { shared: true });
         }
-        set_running(&slot, true);
+        slot.flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .running = true;
         let result = self.fetch_now(repo).await;
         *last = Some(result.clone());
         {
@@ -196,13 +213,25 @@ impl RepoCache {
             .map_err(|e| SourceError::io("create directory in", &self.tmp_dir(), e))?;
         let target = tmp.path().join("repo.git");
         self.git
-            .run(Invocation::new(repo, ["init".into(), "--bare".into(), "--quiet".into(), target.clone().into_os_string()]))
+            .run(Invocation::new(
+                repo,
+                [
+                    "init".into(),
+                    "--bare".into(),
+                    "--quiet".into(),
+                    target.clone().into_os_string(),
+                ],
+            ))
             .await?;
         // Refs here only ever move by fetch; reflogs would just grow.
         self.git
-            .run(Invocation::new(repo, ["config", "core.logAllRefUpdates", "false"]).git_dir(&target))
+            .run(
+                Invocation::new(repo, ["config", "core.logAllRefUpdates", "false"])
+                    .git_dir(&target),
+            )
             .await?;
-        std::fs::rename(&target, &mirror).map_err(|e| SourceError::io("move mirror into place at", &mirror, e))?;
+        std::fs::rename(&target, &mirror)
+            .map_err(|e| SourceError::io("move mirror into place at", &mirror, e))?;
         tracing::info!(repo = %repo.redacted_url(), dir = %mirror.display(), "created mirror");
         Ok(mirror)
     }
@@ -268,7 +297,12 @@ impl RepoCache {
 
     /// A pushed commit may land after a fetch that was already running
     /// when the caller arrived; then one more fetch of its own brings it.
-    async fn fetch_until_present(&self, repo: &Repo, revision: &str, commit: &str) -> Result<(), SourceError> {
+    async fn fetch_until_present(
+        &self,
+        repo: &Repo,
+        revision: &str,
+        commit: &str,
+    ) -> Result<(), SourceError> {
         for _ in 0..2 {
             self.fetch(repo).await?;
             if self.has_commit(repo, commit).await {
@@ -283,7 +317,8 @@ impl RepoCache {
 
     pub(crate) async fn has_commit(&self, repo: &Repo, commit: &str) -> bool {
         let mirror = self.mirror_dir(repo);
-        mirror.join("objects").is_dir() && self.peel_to_commit(repo, &mirror, commit).await.as_deref() == Some(commit)
+        mirror.join("objects").is_dir()
+            && self.peel_to_commit(repo, &mirror, commit).await.as_deref() == Some(commit)
     }
 
     async fn peel_to_commit(&self, repo: &Repo, mirror: &Path, name: &str) -> Option<String> {
@@ -292,7 +327,13 @@ impl RepoCache {
             .run(
                 Invocation::new(
                     repo,
-                    ["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{name}^{{commit}}")],
+                    [
+                        "rev-parse",
+                        "--verify",
+                        "--quiet",
+                        "--end-of-options",
+                        &format!("{name}^{{commit}}"),
+                    ],
                 )
                 .git_dir(mirror),
             )
@@ -311,10 +352,6 @@ impl RepoCache {
     }
 }
 
-fn set_running(slot: &Slot, running: bool) {
-    slot.flight.lock().unwrap_or_else(|p| p.into_inner()).running = running;
-}
-
 /// The directory name of a repository's mirror: a hash of its normal URL,
 /// so every spelling of one repository shares one mirror.
 pub fn mirror_name(url: &str) -> String {
@@ -328,8 +365,14 @@ mod tests {
 
     #[test]
     fn spellings_of_one_repository_share_a_mirror() {
-        assert_eq!(mirror_name("git@github.com:org/repo.git"), mirror_name("ssh://git@GitHub.com/org/repo/"));
-        assert_ne!(mirror_name("https://github.com/org/repo"), mirror_name("https://github.com/org/other"));
+        assert_eq!(
+            mirror_name("git@github.com:org/repo.git"),
+            mirror_name("ssh://git@GitHub.com/org/repo/")
+        );
+        assert_ne!(
+            mirror_name("https://github.com/org/repo"),
+            mirror_name("https://github.com/org/other")
+        );
         assert_eq!(mirror_name("x").len(), 32);
     }
 }

@@ -18,9 +18,11 @@ impl RepoCache {
 
     /// The files of `commit` (a full commit id from [`RepoCache::resolve`])
     /// in a directory of their own, written on first use and reused after.
-    /// Fetches once if the mirror lacks the commit. A tree holding a symlink
-    /// that points outside itself is refused, since a renderer following it
-    /// would read the host's files.
+    /// Fetches once if the mirror lacks the commit. Trees are shared across
+    /// repositories, so `repo` must hold the commit even when its tree is
+    /// already there: no repository hands out another's files. A tree
+    /// holding a symlink that points outside itself is refused, since a
+    /// renderer following it would read the host's files.
     pub async fn checkout(&self, repo: &Repo, commit: &str) -> Result<PathBuf, SourceError> {
         if !is_commit_id(commit) {
             return Err(SourceError::InvalidRevision {
@@ -31,10 +33,6 @@ impl RepoCache {
         }
         let commit = commit.to_ascii_lowercase();
         let tree = self.tree_dir(&commit);
-        if tree.is_dir() {
-            touch(&tree);
-            return Ok(tree);
-        }
         if !self.has_commit(repo, &commit).await {
             self.fetch(repo).await?;
             if !self.has_commit(repo, &commit).await {
@@ -43,6 +41,10 @@ impl RepoCache {
                     revision: commit,
                 });
             }
+        }
+        if tree.is_dir() {
+            touch(&tree);
+            return Ok(tree);
         }
         let tmp = tempfile::Builder::new()
             .prefix("tree-")
@@ -110,7 +112,8 @@ impl RepoCache {
                 .tempdir_in(self.tmp_dir())
                 .map_err(|e| SourceError::io("create directory in", &self.tmp_dir(), e))?;
             let from = dir.join(&commit);
-            std::fs::rename(&from, doomed.path().join("tree")).map_err(|e| SourceError::io("move", &from, e))?;
+            std::fs::rename(&from, doomed.path().join("tree"))
+                .map_err(|e| SourceError::io("move", &from, e))?;
             drop(doomed);
             removed.push(commit);
         }
@@ -130,9 +133,12 @@ fn check_symlinks(root: &Path, dir: &Path) -> Result<(), String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
-        let kind = entry.file_type().map_err(|e| format!("stat {}: {e}", path.display()))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("stat {}: {e}", path.display()))?;
         if kind.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(|e| format!("readlink {}: {e}", path.display()))?;
+            let target = std::fs::read_link(&path)
+                .map_err(|e| format!("readlink {}: {e}", path.display()))?;
             let rel_dir = dir.strip_prefix(root).unwrap_or(Path::new(""));
             if !stays_inside(rel_dir, &target) {
                 let shown = path.strip_prefix(root).unwrap_or(&path);
@@ -152,7 +158,10 @@ fn check_symlinks(root: &Path, dir: &Path) -> Result<(), String> {
 /// Whether `target`, read from a link in `rel_dir` (relative to the tree),
 /// stays within the tree, judged lexically.
 fn stays_inside(rel_dir: &Path, target: &Path) -> bool {
-    let mut depth: i64 = rel_dir.components().filter(|c| matches!(c, Component::Normal(_))).count() as i64;
+    let mut depth: i64 = rel_dir
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count() as i64;
     for c in target.components() {
         match c {
             Component::RootDir | Component::Prefix(_) => return false,

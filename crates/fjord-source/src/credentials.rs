@@ -31,8 +31,8 @@ impl SecretKind {
 }
 
 /// Credentials and options for a repository (or, for a template, for a URL
-/// prefix). `Debug` never shows a secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// prefix). `Debug` never shows a secret, not even one written into the URL.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RepoCredentials {
     /// The repository URL, or the prefix of a template.
     pub url: String,
@@ -53,12 +53,31 @@ pub struct RepoCredentials {
     pub unsupported: Vec<String>,
 }
 
+impl std::fmt::Debug for RepoCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoCredentials")
+            .field("url", &crate::url::redact_url(&self.url))
+            .field("name", &self.name)
+            .field("project", &self.project)
+            .field("repo_type", &self.repo_type)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("bearer_token", &self.bearer_token)
+            .field("ssh_private_key", &self.ssh_private_key)
+            .field("insecure", &self.insecure)
+            .field("unsupported", &self.unsupported)
+            .finish()
+    }
+}
+
 /// Why a Secret's data cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialsError {
     #[error("repository secret has no `url`")]
     MissingUrl,
-    #[error("repository secret field `{field}` has an invalid value {value:?} (want true or false)")]
+    #[error(
+        "repository secret field `{field}` has an invalid value {value:?} (want true or false)"
+    )]
     InvalidBool { field: &'static str, value: String },
 }
 
@@ -79,11 +98,20 @@ const KNOWN_KEYS: &[&str] = &[
 impl RepoCredentials {
     /// Reads a `repository` or `repo-creds` Secret's decoded string data.
     pub fn from_secret_data(data: &BTreeMap<String, String>) -> Result<Self, CredentialsError> {
-        let text = |key: &str| data.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
-        let secret = |key: &str| {
+        let text = |key: &str| {
             data.get(key)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| SecretString::new(if key == "sshPrivateKey" { v.clone() } else { v.trim().to_string() }))
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let secret = |key: &str| {
+            data.get(key).filter(|v| !v.trim().is_empty()).map(|v| {
+                SecretString::new(if key == "sshPrivateKey" {
+                    v.clone()
+                } else {
+                    v.trim().to_string()
+                })
+            })
         };
         let url = text("url").ok_or(CredentialsError::MissingUrl)?;
         let insecure = match data.get("insecure").map(|v| v.trim()) {
@@ -148,7 +176,10 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 /// The template whose URL is the longest prefix of `repo_url` (both in
 /// normal form, case-insensitively, as Argo CD compares them).
-pub fn matching_template<'a>(repo_url: &str, templates: &'a [RepoCredentials]) -> Option<&'a RepoCredentials> {
+pub fn matching_template<'a>(
+    repo_url: &str,
+    templates: &'a [RepoCredentials],
+) -> Option<&'a RepoCredentials> {
     let url = normalize_url(repo_url).to_ascii_lowercase();
     templates
         .iter()
@@ -167,7 +198,9 @@ pub fn credentials_for(
     templates: &[RepoCredentials],
 ) -> Option<RepoCredentials> {
     let template = matching_template(repo_url, templates);
-    let repository = repositories.iter().find(|r| crate::url::same_repository(&r.url, repo_url));
+    let repository = repositories
+        .iter()
+        .find(|r| crate::url::same_repository(&r.url, repo_url));
     match (repository, template) {
         (Some(repo), Some(template)) => {
             let mut repo = repo.clone();
@@ -188,7 +221,10 @@ mod tests {
     use super::*;
 
     fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -205,7 +241,10 @@ mod tests {
         .expect("valid secret");
         assert_eq!(c.url, "https://git.example.com/team/apps.git");
         assert_eq!(c.username.as_deref(), Some("bot"));
-        assert_eq!(c.password.as_ref().map(SecretString::expose), Some("s3cret"));
+        assert_eq!(
+            c.password.as_ref().map(SecretString::expose),
+            Some("s3cret")
+        );
         assert!(c.insecure);
         assert_eq!(c.project.as_deref(), Some("default"));
         assert!(c.unsupported.is_empty());
@@ -222,7 +261,10 @@ mod tests {
             ("githubAppID", "12"),
         ]))
         .expect("valid secret");
-        assert_eq!(c.ssh_private_key.as_ref().map(SecretString::expose), Some(key));
+        assert_eq!(
+            c.ssh_private_key.as_ref().map(SecretString::expose),
+            Some(key)
+        );
         assert_eq!(c.unsupported, vec!["githubAppID".to_string()]);
         assert_eq!(c.repo_type, "git");
         assert!(!c.insecure);
@@ -236,17 +278,29 @@ mod tests {
             Err(CredentialsError::MissingUrl)
         );
         assert!(matches!(
-            RepoCredentials::from_secret_data(&data(&[("url", "https://h/r"), ("insecure", "yes")])),
-            Err(CredentialsError::InvalidBool { field: "insecure", .. })
+            RepoCredentials::from_secret_data(&data(&[
+                ("url", "https://h/r"),
+                ("insecure", "yes")
+            ])),
+            Err(CredentialsError::InvalidBool {
+                field: "insecure",
+                ..
+            })
         ));
     }
 
     #[test]
     fn secret_kind_from_labels() {
         let labels = data(&[(SECRET_TYPE_LABEL, "repo-creds")]);
-        assert_eq!(SecretKind::from_labels(&labels), Some(SecretKind::RepoCreds));
+        assert_eq!(
+            SecretKind::from_labels(&labels),
+            Some(SecretKind::RepoCreds)
+        );
         let labels = data(&[(SECRET_TYPE_LABEL, "repository")]);
-        assert_eq!(SecretKind::from_labels(&labels), Some(SecretKind::Repository));
+        assert_eq!(
+            SecretKind::from_labels(&labels),
+            Some(SecretKind::Repository)
+        );
         assert_eq!(SecretKind::from_labels(&data(&[("app", "x")])), None);
     }
 
@@ -268,10 +322,16 @@ mod tests {
             template("git@github.com:acme", "ssh"),
         ];
         let pick = |url: &str| matching_template(url, &templates).and_then(|t| t.username.clone());
-        assert_eq!(pick("https://github.com/acme/platform-apps.git").as_deref(), Some("platform"));
+        assert_eq!(
+            pick("https://github.com/acme/platform-apps.git").as_deref(),
+            Some("platform")
+        );
         assert_eq!(pick("https://GitHub.com/acme/web").as_deref(), Some("acme"));
         assert_eq!(pick("https://github.com/other/web").as_deref(), Some("any"));
-        assert_eq!(pick("ssh://git@github.com/acme/web").as_deref(), Some("ssh"));
+        assert_eq!(
+            pick("ssh://git@github.com/acme/web").as_deref(),
+            Some("ssh")
+        );
         assert_eq!(pick("https://gitlab.com/acme/web"), None);
     }
 
@@ -291,7 +351,8 @@ mod tests {
         let c = credentials_for("https://github.com/acme/web", &own, &templates).expect("found");
         assert_eq!(c.username.as_deref(), Some("own"));
 
-        let c = credentials_for("https://github.com/acme/api", &repos, &templates).expect("template");
+        let c =
+            credentials_for("https://github.com/acme/api", &repos, &templates).expect("template");
         assert_eq!(c.url, "https://github.com/acme/api");
         assert!(credentials_for("https://gitlab.com/x/y", &repos, &templates).is_none());
     }

@@ -20,7 +20,10 @@ impl GitFailure {
     pub(crate) fn classify(stderr: &str) -> Self {
         let s = stderr.to_ascii_lowercase();
         let any = |needles: &[&str]| needles.iter().any(|n| s.contains(n));
-        if any(&["host key verification failed", "remote host identification has changed"]) {
+        if any(&[
+            "host key verification failed",
+            "remote host identification has changed",
+        ]) {
             Self::HostKey
         } else if any(&[
             "authentication failed",
@@ -63,7 +66,11 @@ pub enum SourceError {
     InvalidUrl { url: String, reason: String },
 
     #[error("invalid revision {revision:?} for {repo}: {reason}")]
-    InvalidRevision { repo: String, revision: String, reason: String },
+    InvalidRevision {
+        repo: String,
+        revision: String,
+        reason: String,
+    },
 
     #[error("revision {revision:?} not found in {repo}")]
     RevisionNotFound { repo: String, revision: String },
@@ -77,16 +84,28 @@ pub enum SourceError {
     },
 
     #[error("git {command} for {repo} timed out after {seconds}s")]
-    Timeout { repo: String, command: String, seconds: u64 },
+    Timeout {
+        repo: String,
+        command: String,
+        seconds: u64,
+    },
 
     #[error("cannot run git ({binary}): {message}")]
     Spawn { binary: String, message: String },
 
     #[error("{action} {path}: {message}")]
-    Io { action: &'static str, path: String, message: String },
+    Io {
+        action: &'static str,
+        path: String,
+        message: String,
+    },
 
     #[error("unexpected output from git {command} for {repo}: {detail}")]
-    Output { repo: String, command: String, detail: String },
+    Output {
+        repo: String,
+        command: String,
+        detail: String,
+    },
 }
 
 impl SourceError {
@@ -119,12 +138,23 @@ mod tests {
             GitFailure::Authentication
         );
         assert_eq!(
-            c("git@h: Permission denied (publickey).\nfatal: Could not read from remote repository."),
+            c(
+                "git@h: Permission denied (publickey).\nfatal: Could not read from remote repository."
+            ),
             GitFailure::Authentication
         );
-        assert_eq!(c("Host key verification failed.\nfatal: Could not read"), GitFailure::HostKey);
-        assert_eq!(c("fatal: '/x' does not appear to be a git repository"), GitFailure::RepositoryNotFound);
-        assert_eq!(c("fatal: unable to connect to 127.0.0.1:\nConnection refused"), GitFailure::Unreachable);
+        assert_eq!(
+            c("Host key verification failed.\nfatal: Could not read"),
+            GitFailure::HostKey
+        );
+        assert_eq!(
+            c("fatal: '/x' does not appear to be a git repository"),
+            GitFailure::RepositoryNotFound
+        );
+        assert_eq!(
+            c("fatal: unable to connect to 127.0.0.1:\nConnection refused"),
+            GitFailure::Unreachable
+        );
         assert_eq!(c("fatal: something else"), GitFailure::Other);
     }
 }

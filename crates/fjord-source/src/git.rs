@@ -93,7 +93,9 @@ impl Git {
             let dir = tempfile::Builder::new()
                 .prefix("git-")
                 .tempdir_in(&self.scratch_root)
-                .map_err(|e| SourceError::io("create scratch directory in", &self.scratch_root, e))?;
+                .map_err(|e| {
+                    SourceError::io("create scratch directory in", &self.scratch_root, e)
+                })?;
             for (key, value) in inv.repo.auth_env(dir.path())? {
                 cmd.env(key, value);
             }

@@ -26,11 +26,12 @@ mod webhook;
 
 pub use cache::{CacheOptions, FetchOutcome, RepoCache, mirror_name};
 pub use credentials::{
-    CredentialsError, RepoCredentials, SECRET_TYPE_LABEL, SecretKind, credentials_for, matching_template,
+    CredentialsError, RepoCredentials, SECRET_TYPE_LABEL, SecretKind, credentials_for,
+    matching_template,
 };
 pub use error::{GitFailure, SourceError};
 pub use repo::Repo;
 pub use revision::{RemoteRefs, is_commit_id, is_head};
 pub use secret::{SecretString, scrub};
 pub use url::{RepoUrl, Transport, normalize_url, redact_url, same_repository};
-pub use webhook::{PushEvent, Provider, WebhookError, WebhookEvent, WebhookSecrets, parse_webhook};
+pub use webhook::{Provider, PushEvent, WebhookError, WebhookEvent, WebhookSecrets, parse_webhook};

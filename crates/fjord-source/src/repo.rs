@@ -12,8 +12,9 @@ use crate::error::SourceError;
 use crate::secret::SecretString;
 use crate::url::{RepoUrl, Transport, redact_url};
 
-/// A repository to fetch from. `Debug` never shows a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A repository to fetch from. `Debug` never shows a secret, not even one
+/// written into the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Repo {
     url: String,
     username: Option<String>,
@@ -22,6 +23,23 @@ pub struct Repo {
     ssh_private_key: Option<SecretString>,
     insecure: bool,
     known_hosts: Option<String>,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("url", &self.redacted_url())
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("bearer_token", &self.bearer_token)
+            .field("ssh_private_key", &self.ssh_private_key)
+            .field("insecure", &self.insecure)
+            .field(
+                "known_hosts",
+                &self.known_hosts.as_ref().map(|k| k.lines().count()),
+            )
+            .finish()
+    }
 }
 
 impl Repo {
@@ -50,7 +68,11 @@ impl Repo {
     }
 
     /// HTTP basic authentication (a token goes in `password`).
-    pub fn with_basic_auth(mut self, username: impl Into<String>, password: impl Into<SecretString>) -> Self {
+    pub fn with_basic_auth(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<SecretString>,
+    ) -> Self {
         self.username = Some(username.into());
         self.password = Some(password.into());
         self
@@ -93,11 +115,16 @@ impl Repo {
     /// Every secret this repository could make git print, for scrubbing.
     pub(crate) fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for s in [&self.password, &self.bearer_token, &self.ssh_private_key].into_iter().flatten() {
+        for s in [&self.password, &self.bearer_token, &self.ssh_private_key]
+            .into_iter()
+            .flatten()
+        {
             out.push(s.expose().to_string());
         }
         if let (Some(user), Some(pw)) = (&self.username, &self.password) {
-            out.push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pw.expose())));
+            out.push(
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pw.expose())),
+            );
         }
         if let Ok(parsed) = RepoUrl::parse(&self.url)
             && let Some(pw) = parsed.password
@@ -120,7 +147,10 @@ impl Repo {
                     config.push(("http.sslVerify", "false".into()));
                 }
                 if let Some(token) = &self.bearer_token {
-                    config.push(("http.extraHeader", format!("Authorization: Bearer {}", token.expose())));
+                    config.push((
+                        "http.extraHeader",
+                        format!("Authorization: Bearer {}", token.expose()),
+                    ));
                 }
                 if let Some(password) = &self.password {
                     // Git asks the helper only after a 401, and only through
@@ -128,7 +158,10 @@ impl Repo {
                     // environment of this one process tree.
                     let askpass = scratch.join("askpass.sh");
                     write_private(&askpass, ASKPASS.as_bytes(), 0o700)?;
-                    let username = self.username.clone().unwrap_or_else(|| DEFAULT_TOKEN_USER.into());
+                    let username = self
+                        .username
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_TOKEN_USER.into());
                     env.push(("GIT_ASKPASS".into(), path_str(&askpass)?));
                     env.push(("FJORD_GIT_USERNAME".into(), username));
                     env.push(("FJORD_GIT_PASSWORD".into(), password.expose().to_string()));
@@ -169,7 +202,12 @@ impl Repo {
                 bytes.push(b'\n');
             }
             write_private(&path, &bytes, 0o600)?;
-            cmd.extend(["-i".into(), shell_quote(&path_str(&path)?), "-o".into(), "IdentitiesOnly=yes".into()]);
+            cmd.extend([
+                "-i".into(),
+                shell_quote(&path_str(&path)?),
+                "-o".into(),
+                "IdentitiesOnly=yes".into(),
+            ]);
         }
         if self.insecure {
             cmd.extend([
@@ -180,7 +218,11 @@ impl Repo {
             ]);
         } else {
             let path = scratch.join("known_hosts");
-            write_private(&path, self.known_hosts.as_deref().unwrap_or("").as_bytes(), 0o600)?;
+            write_private(
+                &path,
+                self.known_hosts.as_deref().unwrap_or("").as_bytes(),
+                0o600,
+            )?;
             cmd.extend([
                 "-o".into(),
                 "StrictHostKeyChecking=yes".into(),
@@ -205,15 +247,18 @@ fn write_private(path: &Path, contents: &[u8], mode: u32) -> Result<(), SourceEr
         .mode(mode)
         .open(path)
         .map_err(|e| SourceError::io("create", path, e))?;
-    file.write_all(contents).map_err(|e| SourceError::io("write", path, e))
+    file.write_all(contents)
+        .map_err(|e| SourceError::io("write", path, e))
 }
 
 fn path_str(path: &Path) -> Result<String, SourceError> {
-    path.to_str().map(str::to_string).ok_or_else(|| SourceError::Io {
-        action: "use",
-        path: path.display().to_string(),
-        message: "path is not valid UTF-8".into(),
-    })
+    path.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| SourceError::Io {
+            action: "use",
+            path: path.display().to_string(),
+            message: "path is not valid UTF-8".into(),
+        })
 }
 
 pub(crate) fn shell_quote(s: &str) -> String {
@@ -234,24 +279,60 @@ mod tests {
         let cmd = repo.ssh_command(dir.path()).expect("command");
         let key = dir.path().join("id_key");
         let kh = dir.path().join("known_hosts");
-        assert!(cmd.starts_with("ssh -F /dev/null -o BatchMode=yes"), "{cmd}");
-        assert!(cmd.contains(&format!("-i '{}' -o IdentitiesOnly=yes", key.display())), "{cmd}");
+        assert!(
+            cmd.starts_with("ssh -F /dev/null -o BatchMode=yes"),
+            "{cmd}"
+        );
+        assert!(
+            cmd.contains(&format!("-i '{}' -o IdentitiesOnly=yes", key.display())),
+            "{cmd}"
+        );
         assert!(cmd.contains("-o StrictHostKeyChecking=yes"), "{cmd}");
-        assert!(cmd.contains(&format!("'UserKnownHostsFile={}'", kh.display())), "{cmd}");
-        assert!(!cmd.contains("AAAA"), "the key itself never goes on the command line: {cmd}");
-        let mode = std::fs::metadata(&key).expect("key file").permissions().mode() & 0o777;
+        assert!(
+            cmd.contains(&format!("'UserKnownHostsFile={}'", kh.display())),
+            "{cmd}"
+        );
+        assert!(
+            !cmd.contains("AAAA"),
+            "the key itself never goes on the command line: {cmd}"
+        );
+        let mode = std::fs::metadata(&key)
+            .expect("key file")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let written = std::fs::read_to_string(&key).expect("key");
         assert!(written.ends_with("-----END KEY-----\n"));
-        assert_eq!(std::fs::read_to_string(&kh).expect("kh"), "github.com ssh-ed25519 AAAAC3Nz\n");
+        assert_eq!(
+            std::fs::read_to_string(&kh).expect("kh"),
+            "github.com ssh-ed25519 AAAAC3Nz\n"
+        );
     }
 
     #[test]
     fn insecure_ssh_skips_host_key_checking() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cmd = Repo::new("ssh://git@h/r").insecure(true).ssh_command(dir.path()).expect("command");
-        assert!(cmd.contains("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"), "{cmd}");
+        let cmd = Repo::new("ssh://git@h/r")
+            .insecure(true)
+            .ssh_command(dir.path())
+            .expect("command");
+        assert!(
+            cmd.contains("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"),
+            "{cmd}"
+        );
         assert!(!cmd.contains("-i "), "{cmd}");
+    }
+
+    #[test]
+    fn debug_hides_credentials_in_the_url() {
+        let repo = Repo::new("https://bot:hunter2@h/r.git").with_basic_auth("bot", "pw-123");
+        let shown = format!("{repo:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw-123"),
+            "{shown}"
+        );
+        assert!(shown.contains("https://***@h/r.git"), "{shown}");
     }
 
     #[test]
@@ -267,12 +348,20 @@ mod tests {
             .insecure(true)
             .auth_env(dir.path())
             .expect("env");
-        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            env.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("FJORD_GIT_USERNAME"), Some("bot"));
         assert_eq!(get("FJORD_GIT_PASSWORD"), Some("pa55"));
         assert_eq!(get("GIT_CONFIG_KEY_0"), Some("http.sslVerify"));
         let askpass = get("GIT_ASKPASS").expect("askpass");
-        assert!(!std::fs::read_to_string(askpass).expect("script").contains("pa55"));
+        assert!(
+            !std::fs::read_to_string(askpass)
+                .expect("script")
+                .contains("pa55")
+        );
     }
 
     #[test]

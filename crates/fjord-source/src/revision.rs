@@ -27,13 +27,17 @@ pub(crate) fn check(revision: &str) -> Result<(), String> {
     if r.starts_with('-') {
         return Err("may not begin with '-'".into());
     }
-    if r.contains("..") || r.contains("@{") || r.contains("//") || r.ends_with('/') || r.ends_with(".lock") {
+    if r.contains("..")
+        || r.contains("@{")
+        || r.contains("//")
+        || r.ends_with('/')
+        || r.ends_with(".lock")
+    {
         return Err("not a valid ref name".into());
     }
-    if let Some(c) = r
-        .chars()
-        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
-    {
+    if let Some(c) = r.chars().find(|c| {
+        c.is_control() || c.is_whitespace() || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    }) {
         return Err(format!("may not contain {c:?}"));
     }
     Ok(())
@@ -77,7 +81,9 @@ impl RemoteRefs {
         let mut direct = BTreeMap::new();
         let mut peeled = BTreeMap::new();
         for line in output.lines() {
-            let Some((left, name)) = line.split_once('\t') else { continue };
+            let Some((left, name)) = line.split_once('\t') else {
+                continue;
+            };
             if let Some(target) = left.strip_prefix("ref: ") {
                 if name == "HEAD" {
                     head_branch = Some(target.trim().to_string());
@@ -141,11 +147,26 @@ mod tests {
     fn parses_ls_remote_and_peels_tags() {
         let refs = RemoteRefs::parse(LS);
         assert_eq!(refs.head_branch.as_deref(), Some("refs/heads/main"));
-        assert_eq!(refs.resolve("HEAD").as_deref(), Some("1111111111111111111111111111111111111111"));
-        assert_eq!(refs.resolve("").as_deref(), Some("1111111111111111111111111111111111111111"));
-        assert_eq!(refs.resolve("v1.0").as_deref(), Some("4444444444444444444444444444444444444444"));
-        assert_eq!(refs.resolve("light").as_deref(), Some("5555555555555555555555555555555555555555"));
-        assert_eq!(refs.resolve("release").as_deref(), Some("2222222222222222222222222222222222222222"));
+        assert_eq!(
+            refs.resolve("HEAD").as_deref(),
+            Some("1111111111111111111111111111111111111111")
+        );
+        assert_eq!(
+            refs.resolve("").as_deref(),
+            Some("1111111111111111111111111111111111111111")
+        );
+        assert_eq!(
+            refs.resolve("v1.0").as_deref(),
+            Some("4444444444444444444444444444444444444444")
+        );
+        assert_eq!(
+            refs.resolve("light").as_deref(),
+            Some("5555555555555555555555555555555555555555")
+        );
+        assert_eq!(
+            refs.resolve("release").as_deref(),
+            Some("2222222222222222222222222222222222222222")
+        );
         assert_eq!(
             refs.resolve("refs/tags/release").as_deref(),
             Some("6666666666666666666666666666666666666666")
@@ -161,7 +182,9 @@ mod tests {
         assert!(check("main").is_ok());
         assert!(check("feature/x-1").is_ok());
         assert!(check("v1.2.3").is_ok());
-        for bad in ["-x", "main~1", "main^", "HEAD@{1}", ":/msg", "a..b", "a b", "x.lock", "a\\b"] {
+        for bad in [
+            "-x", "main~1", "main^", "HEAD@{1}", ":/msg", "a..b", "a b", "x.lock", "a\\b",
+        ] {
             assert!(check(bad).is_err(), "{bad}");
         }
     }
@@ -169,7 +192,13 @@ mod tests {
     #[test]
     fn local_candidates_order() {
         assert_eq!(local_candidates("HEAD"), vec![LOCAL_HEAD.to_string()]);
-        assert_eq!(local_candidates("main"), vec!["refs/heads/main", "refs/tags/main"]);
-        assert_eq!(local_candidates("abc1234"), vec!["refs/heads/abc1234", "refs/tags/abc1234", "abc1234"]);
+        assert_eq!(
+            local_candidates("main"),
+            vec!["refs/heads/main", "refs/tags/main"]
+        );
+        assert_eq!(
+            local_candidates("abc1234"),
+            vec!["refs/heads/abc1234", "refs/tags/abc1234", "abc1234"]
+        );
     }
 }

@@ -83,10 +83,14 @@ fn scrub_userinfo(text: &str) -> String {
 }
 
 fn is_ssh_scheme(head: &str) -> bool {
-    let scheme_start = head[..head.len() - 3]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .map_or(0, |i| i + 1);
-    let scheme = head[scheme_start..head.len() - 3].to_ascii_lowercase();
+    let before = head.strip_suffix("://").unwrap_or(head);
+    let mut scheme: Vec<char> = before
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        .collect();
+    scheme.reverse();
+    let scheme: String = scheme.into_iter().collect::<String>().to_ascii_lowercase();
     matches!(scheme.as_str(), "ssh" | "git+ssh" | "ssh+git")
 }
 
@@ -115,7 +119,15 @@ mod tests {
     fn keeps_the_ssh_user_but_not_a_password() {
         assert_eq!(scrub("ssh://git@host/repo", &[]), "ssh://git@host/repo");
         assert_eq!(scrub("ssh://git:pw@host/repo", &[]), "ssh://***@host/repo");
-        assert_eq!(scrub("https://tokenonly@host/repo", &[]), "https://***@host/repo");
+        assert_eq!(
+            scrub("https://tokenonly@host/repo", &[]),
+            "https://***@host/repo"
+        );
+    }
+
+    #[test]
+    fn survives_multibyte_text_before_a_scheme() {
+        assert_eq!(scrub("é://u:p@h/r ü", &[]), "é://***@h/r ü");
     }
 
     #[test]

@@ -76,7 +76,11 @@ impl RepoUrl {
         if self.transport == Transport::Local {
             return format!("file://{path}");
         }
-        let scheme = if self.transport == Transport::Ssh { "ssh" } else { self.scheme.as_str() };
+        let scheme = if self.transport == Transport::Ssh {
+            "ssh"
+        } else {
+            self.scheme.as_str()
+        };
         // Only an ssh user is part of a repository's identity (`git@`); an
         // HTTP user is a credential.
         let user = match (&self.user, self.transport) {
@@ -146,7 +150,10 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<u16>), String> {
     };
     let port = match port {
         Some("") | None => None,
-        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("invalid port {p:?}"))?),
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("invalid port {p:?}"))?,
+        ),
     };
     Ok((host, port))
 }
@@ -219,20 +226,47 @@ mod tests {
 
     #[test]
     fn http_forms_normalise() {
-        assert_eq!(normalize_url("https://GitHub.com/Org/Repo.git/"), "https://github.com/Org/Repo");
-        assert_eq!(normalize_url("https://user:pw@example.com:443/r"), "https://example.com/r");
-        assert_eq!(normalize_url("http://example.com:8080/r.git"), "http://example.com:8080/r");
-        assert!(same_repository("https://github.com/Org/Repo", "https://github.com/org/repo.git"));
-        assert!(!same_repository("https://github.com/org/a", "https://github.com/org/b"));
-        assert!(!same_repository("https://github.com/org/repo", "ssh://git@github.com/org/repo"));
+        assert_eq!(
+            normalize_url("https://GitHub.com/Org/Repo.git/"),
+            "https://github.com/Org/Repo"
+        );
+        assert_eq!(
+            normalize_url("https://user:pw@example.com:443/r"),
+            "https://example.com/r"
+        );
+        assert_eq!(
+            normalize_url("http://example.com:8080/r.git"),
+            "http://example.com:8080/r"
+        );
+        assert!(same_repository(
+            "https://github.com/Org/Repo",
+            "https://github.com/org/repo.git"
+        ));
+        assert!(!same_repository(
+            "https://github.com/org/a",
+            "https://github.com/org/b"
+        ));
+        assert!(!same_repository(
+            "https://github.com/org/repo",
+            "ssh://git@github.com/org/repo"
+        ));
     }
 
     #[test]
     fn local_paths_and_file_urls() {
         assert_eq!(normalize_url("/srv/git/repo.git"), "file:///srv/git/repo");
-        assert_eq!(normalize_url("file:///srv/git/repo/"), "file:///srv/git/repo");
-        assert_eq!(RepoUrl::parse("/srv/x").map(|u| u.transport), Ok(Transport::Local));
-        assert_eq!(RepoUrl::parse("C:/x").map(|u| u.transport), Ok(Transport::Local));
+        assert_eq!(
+            normalize_url("file:///srv/git/repo/"),
+            "file:///srv/git/repo"
+        );
+        assert_eq!(
+            RepoUrl::parse("/srv/x").map(|u| u.transport),
+            Ok(Transport::Local)
+        );
+        assert_eq!(
+            RepoUrl::parse("C:/x").map(|u| u.transport),
+            Ok(Transport::Local)
+        );
     }
 
     #[test]

@@ -106,14 +106,18 @@ pub fn parse_webhook<'h>(
     body: &[u8],
     secrets: &WebhookSecrets,
 ) -> Result<WebhookEvent, WebhookError> {
-    let headers: Vec<(String, &str)> = headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v.trim())).collect();
+    let headers: Vec<(String, &str)> = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim()))
+        .collect();
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
 
     // Gitea also sends GitHub's headers, so it is recognised first.
     if let Some(event) = header("x-gitea-event") {
         let provider = Provider::Gitea;
         if let Some(secret) = &secrets.gitea {
-            let signature = header("x-gitea-signature").ok_or(WebhookError::MissingSignature { provider })?;
+            let signature =
+                header("x-gitea-signature").ok_or(WebhookError::MissingSignature { provider })?;
             verify_hmac_hex(provider, secret, body, signature)?;
         }
         return match event {
@@ -124,7 +128,8 @@ pub fn parse_webhook<'h>(
     if let Some(event) = header("x-github-event") {
         let provider = Provider::GitHub;
         if let Some(secret) = &secrets.github {
-            let signature = header("x-hub-signature-256").ok_or(WebhookError::MissingSignature { provider })?;
+            let signature =
+                header("x-hub-signature-256").ok_or(WebhookError::MissingSignature { provider })?;
             let hex = signature
                 .strip_prefix("sha256=")
                 .ok_or(WebhookError::BadSignature { provider })?;
@@ -139,7 +144,8 @@ pub fn parse_webhook<'h>(
     if let Some(event) = header("x-gitlab-event") {
         let provider = Provider::GitLab;
         if let Some(secret) = &secrets.gitlab {
-            let token = header("x-gitlab-token").ok_or(WebhookError::MissingSignature { provider })?;
+            let token =
+                header("x-gitlab-token").ok_or(WebhookError::MissingSignature { provider })?;
             if !constant_time_eq(token.as_bytes(), secret.expose().as_bytes()) {
                 return Err(WebhookError::BadSignature { provider });
             }
@@ -159,13 +165,19 @@ fn unsupported(provider: Provider, event: &str) -> WebhookError {
     }
 }
 
-fn verify_hmac_hex(provider: Provider, secret: &SecretString, body: &[u8], signature: &str) -> Result<(), WebhookError> {
+fn verify_hmac_hex(
+    provider: Provider,
+    secret: &SecretString,
+    body: &[u8],
+    signature: &str,
+) -> Result<(), WebhookError> {
     let expected = hex::decode(signature).map_err(|_| WebhookError::BadSignature { provider })?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
         .map_err(|_| WebhookError::BadSignature { provider })?;
     mac.update(body);
     // `verify_slice` compares in constant time.
-    mac.verify_slice(&expected).map_err(|_| WebhookError::BadSignature { provider })
+    mac.verify_slice(&expected)
+        .map_err(|_| WebhookError::BadSignature { provider })
 }
 
 /// Compares digests, so neither the contents nor the length of the secret
@@ -182,7 +194,9 @@ fn json(provider: Provider, body: &[u8]) -> Result<Value, WebhookError> {
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
-    v.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// GitHub and Gitea share the push payload's shape.
@@ -212,12 +226,19 @@ fn gitlab_push(body: &[u8]) -> Result<PushEvent, WebhookError> {
     push_event(provider, &v, &urls, "/project/default_branch")
 }
 
-fn push_event(provider: Provider, v: &Value, url_fields: &[&str], default_branch: &str) -> Result<PushEvent, WebhookError> {
+fn push_event(
+    provider: Provider,
+    v: &Value,
+    url_fields: &[&str],
+    default_branch: &str,
+) -> Result<PushEvent, WebhookError> {
     let malformed = |reason: &str| WebhookError::Malformed {
         provider,
         reason: reason.to_string(),
     };
-    let git_ref = str_at(v, "/ref").ok_or_else(|| malformed("no `ref`"))?.to_string();
+    let git_ref = str_at(v, "/ref")
+        .ok_or_else(|| malformed("no `ref`"))?
+        .to_string();
     let mut repo_urls: Vec<String> = Vec::new();
     for field in url_fields {
         if let Some(url) = str_at(v, field)
@@ -229,7 +250,11 @@ fn push_event(provider: Provider, v: &Value, url_fields: &[&str], default_branch
     if repo_urls.is_empty() {
         return Err(malformed("no repository URL"));
     }
-    let commit = |pointer: &str| str_at(v, pointer).filter(|s| is_commit_id(s)).map(str::to_ascii_lowercase);
+    let commit = |pointer: &str| {
+        str_at(v, pointer)
+            .filter(|s| is_commit_id(s))
+            .map(str::to_ascii_lowercase)
+    };
     // An all-zero id means the ref did not exist before, or no longer does.
     let real = |id: Option<String>| id.filter(|s| s.bytes().any(|b| b != b'0'));
     let mut changed_files = Vec::new();
@@ -273,10 +298,19 @@ mod tests {
     fn push(branch: Option<&str>, default: Option<&str>) -> PushEvent {
         PushEvent {
             provider: Provider::GitHub,
-            repo_urls: vec!["https://github.com/acme/apps.git".into(), "git@github.com:acme/apps.git".into()],
-            git_ref: branch.map(|b| format!("refs/heads/{b}")).unwrap_or_else(|| "refs/tags/v1".into()),
+            repo_urls: vec![
+                "https://github.com/acme/apps.git".into(),
+                "git@github.com:acme/apps.git".into(),
+            ],
+            git_ref: branch
+                .map(|b| format!("refs/heads/{b}"))
+                .unwrap_or_else(|| "refs/tags/v1".into()),
             branch: branch.map(str::to_string),
-            tag: if branch.is_none() { Some("v1".into()) } else { None },
+            tag: if branch.is_none() {
+                Some("v1".into())
+            } else {
+                None
+            },
             before: None,
             after: None,
             default_branch: default.map(str::to_string),
@@ -293,7 +327,10 @@ mod tests {
         assert!(p.affects("https://github.com/acme/apps", "refs/heads/main"));
         assert!(!p.affects("https://github.com/acme/apps", "release"));
         assert!(!p.affects("https://github.com/acme/other", "main"));
-        assert!(!p.affects("https://github.com/acme/apps", "0123456789abcdef0123456789abcdef01234567"));
+        assert!(!p.affects(
+            "https://github.com/acme/apps",
+            "0123456789abcdef0123456789abcdef01234567"
+        ));
         let feature = push(Some("feature"), Some("main"));
         assert!(!feature.affects("https://github.com/acme/apps", "HEAD"));
         assert!(feature.affects("https://github.com/acme/apps", "feature"));

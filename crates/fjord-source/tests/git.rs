@@ -31,8 +31,20 @@ async fn file_resolves_every_kind_of_revision() {
     let resolve = |rev: &'static str| {
         let cache = &cache;
         let repo = &repo;
-        async move { cache.resolve(repo, rev).await.unwrap_or_else(|e| panic!("{rev}: {e}")) }
+        async move {
+            cache
+                .resolve(repo, rev)
+                .await
+                .unwrap_or_else(|e| panic!("{rev}: {e}"))
+        }
     };
+    let advertised = cache.ls_remote(&repo).await.expect("ls-remote");
+    assert_eq!(advertised.head_branch.as_deref(), Some("refs/heads/main"));
+    assert_eq!(advertised.resolve("release"), Some(fx.c3.clone()));
+    assert!(
+        !cache.mirror_dir(&repo).exists(),
+        "ls-remote transfers nothing"
+    );
     assert_eq!(resolve("HEAD").await, fx.c2);
     assert_eq!(resolve("").await, fx.c2);
     assert_eq!(resolve("main").await, fx.c2);
@@ -43,11 +55,32 @@ async fn file_resolves_every_kind_of_revision() {
     assert_eq!(resolve("v1.0").await, fx.c1);
     assert_eq!(resolve("light").await, fx.c2);
     assert_eq!(cache.resolve(&repo, &fx.c1).await.expect("full sha"), fx.c1);
-    assert_eq!(cache.resolve(&repo, &fx.c1.to_uppercase()).await.expect("upper sha"), fx.c1);
-    assert_eq!(cache.resolve(&repo, &fx.c3[..8]).await.expect("abbreviated sha"), fx.c3);
+    assert_eq!(
+        cache
+            .resolve(&repo, &fx.c1.to_uppercase())
+            .await
+            .expect("upper sha"),
+        fx.c1
+    );
+    assert_eq!(
+        cache
+            .resolve(&repo, &fx.c3[..8])
+            .await
+            .expect("abbreviated sha"),
+        fx.c3
+    );
     // After the fetches, the mirror answers without the remote too.
-    assert_eq!(cache.resolve_local(&repo, "v1.0").await.expect("local tag"), fx.c1);
-    assert_eq!(cache.resolve_local(&repo, "HEAD").await.expect("local HEAD"), fx.c2);
+    assert_eq!(
+        cache.resolve_local(&repo, "v1.0").await.expect("local tag"),
+        fx.c1
+    );
+    assert_eq!(
+        cache
+            .resolve_local(&repo, "HEAD")
+            .await
+            .expect("local HEAD"),
+        fx.c2
+    );
 }
 
 #[tokio::test]
@@ -56,9 +89,18 @@ async fn plain_path_and_file_url_share_one_mirror() {
     let (_d, cache) = new_cache();
     let by_path = Repo::new(fx.path().display().to_string());
     let by_url = Repo::new(format!("{}/", file_url(fx.path())));
-    assert_eq!(cache.resolve(&by_path, "main").await.expect("plain path"), fx.c2);
+    assert_eq!(
+        cache.resolve(&by_path, "main").await.expect("plain path"),
+        fx.c2
+    );
     assert_eq!(cache.mirror_dir(&by_path), cache.mirror_dir(&by_url));
-    assert_eq!(cache.resolve_local(&by_url, "release").await.expect("same mirror"), fx.c3);
+    assert_eq!(
+        cache
+            .resolve_local(&by_url, "release")
+            .await
+            .expect("same mirror"),
+        fx.c3
+    );
 }
 
 #[tokio::test]
@@ -72,10 +114,16 @@ async fn fetch_is_incremental_and_sees_new_commits() {
 
     let c4 = fx.commit("app/deploy.yaml", "image: web:v3\n", "third");
     // The mirror still says c2 until someone fetches …
-    assert_eq!(cache.resolve_local(&repo, "main").await.expect("stale"), fx.c2);
+    assert_eq!(
+        cache.resolve_local(&repo, "main").await.expect("stale"),
+        fx.c2
+    );
     // … and resolve notices the remote moved and fetches into the same mirror.
     assert_eq!(cache.resolve(&repo, "main").await.expect("new main"), c4);
-    assert!(marker.exists(), "the mirror was fetched into, not cloned again");
+    assert!(
+        marker.exists(),
+        "the mirror was fetched into, not cloned again"
+    );
     let tree = cache.checkout(&repo, &c4).await.expect("checkout");
     assert_eq!(read(&tree, "app/deploy.yaml"), "image: web:v3\n");
 
@@ -104,7 +152,10 @@ async fn checkout_writes_each_commit_once() {
     std::fs::write(tree1.join("marker"), "x").expect("marker");
     let again = cache.checkout(&repo, &fx.c1).await.expect("checkout again");
     assert_eq!(again, tree1);
-    assert!(again.join("marker").exists(), "an existing tree is reused, not rewritten");
+    assert!(
+        again.join("marker").exists(),
+        "an existing tree is reused, not rewritten"
+    );
 
     // A commit not fetched yet is fetched on demand.
     let c3 = fx.c3.clone();
@@ -114,13 +165,17 @@ async fn checkout_writes_each_commit_once() {
     assert_eq!(read(&tree2, "app/deploy.yaml"), "image: web:v2\n");
 
     // Nothing half-written is left behind.
-    let tmp: Vec<_> = std::fs::read_dir(cache.root().join("tmp")).expect("tmp").collect();
+    let tmp: Vec<_> = std::fs::read_dir(cache.root().join("tmp"))
+        .expect("tmp")
+        .collect();
     assert!(tmp.is_empty(), "{tmp:?}");
 
     // Keep the most recently used one, and c1 because it is in use.
     let set_age = |dir: &Path, secs: u64| {
         let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
-        std::fs::File::open(dir).and_then(|f| f.set_modified(t)).expect("mtime");
+        std::fs::File::open(dir)
+            .and_then(|f| f.set_modified(t))
+            .expect("mtime");
     };
     set_age(&tree1, 300);
     set_age(&tree3, 200);
@@ -128,6 +183,39 @@ async fn checkout_writes_each_commit_once() {
     let removed = cache.prune_trees(1, &[fx.c1.as_str()]).expect("prune");
     assert_eq!(removed, vec![fx.c3.clone()]);
     assert!(tree2.is_dir() && tree1.is_dir() && !tree3.exists());
+}
+
+#[tokio::test]
+async fn a_tree_is_only_handed_to_a_repository_that_holds_the_commit() {
+    let fx = Fixture::new();
+    let unrelated = tempfile::tempdir().expect("tempdir");
+    git(unrelated.path(), &["init", "-q"]);
+    support::write(unrelated.path(), "other.txt", "other\n");
+    git(unrelated.path(), &["add", "."]);
+    git(unrelated.path(), &["commit", "-q", "-m", "other"]);
+    let (_d, cache) = new_cache();
+    let owner = Repo::new(file_url(fx.path()));
+    let stranger = Repo::new(file_url(unrelated.path()));
+    cache
+        .checkout(&owner, &fx.c1)
+        .await
+        .expect("owner checks out");
+    let err = cache
+        .checkout(&stranger, &fx.c1)
+        .await
+        .expect_err("not in that repository");
+    assert!(
+        matches!(err, SourceError::RevisionNotFound { .. }),
+        "{err:?}"
+    );
+    let err = cache
+        .resolve(&stranger, &fx.c1)
+        .await
+        .expect_err("not in that repository");
+    assert!(
+        matches!(err, SourceError::RevisionNotFound { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -144,7 +232,10 @@ async fn checkout_refuses_symlinks_out_of_the_repository() {
     assert!(err.to_string().contains("app/passwd"), "{err}");
     assert!(!cache.tree_dir(&commit).exists());
     // An in-repository link is fine.
-    let c2 = cache.checkout(&repo, &fx.c2).await.expect("checkout without links");
+    let c2 = cache
+        .checkout(&repo, &fx.c2)
+        .await
+        .expect("checkout without links");
     assert!(c2.join("app/deploy.yaml").is_file());
 }
 
@@ -155,14 +246,29 @@ async fn unknown_revision_names_repository_and_revision() {
     let repo = Repo::new(file_url(fx.path()));
     for rev in ["no-such-branch", "deadbee"] {
         let err = cache.resolve(&repo, rev).await.expect_err("unknown");
-        assert!(matches!(err, SourceError::RevisionNotFound { .. }), "{err:?}");
+        assert!(
+            matches!(err, SourceError::RevisionNotFound { .. }),
+            "{err:?}"
+        );
         let msg = err.to_string();
-        assert!(msg.contains(rev) && msg.contains(&fx.path().display().to_string()), "{msg}");
+        assert!(
+            msg.contains(rev) && msg.contains(&fx.path().display().to_string()),
+            "{msg}"
+        );
     }
     let err = cache.resolve(&repo, "main~1").await.expect_err("invalid");
-    assert!(matches!(err, SourceError::InvalidRevision { .. }), "{err:?}");
-    let err = cache.checkout(&repo, "abc").await.expect_err("not a commit id");
-    assert!(matches!(err, SourceError::InvalidRevision { .. }), "{err:?}");
+    assert!(
+        matches!(err, SourceError::InvalidRevision { .. }),
+        "{err:?}"
+    );
+    let err = cache
+        .checkout(&repo, "abc")
+        .await
+        .expect_err("not a commit id");
+    assert!(
+        matches!(err, SourceError::InvalidRevision { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -175,10 +281,17 @@ async fn missing_repository_is_a_git_error_and_the_mirror_still_answers() {
     std::fs::rename(fx.path(), &moved).expect("move repo away");
     let err = cache.resolve(&repo, "HEAD").await.expect_err("gone");
     std::fs::rename(&moved, fx.path()).expect("move back");
-    assert_eq!(err.git_failure(), Some(GitFailure::RepositoryNotFound), "{err}");
+    assert_eq!(
+        err.git_failure(),
+        Some(GitFailure::RepositoryNotFound),
+        "{err}"
+    );
     assert!(err.to_string().contains("ls-remote"), "{err}");
     // The last fetched state is still there without the network.
-    assert_eq!(cache.resolve_local(&repo, "HEAD").await.expect("local"), fx.c2);
+    assert_eq!(
+        cache.resolve_local(&repo, "HEAD").await.expect("local"),
+        fx.c2
+    );
     // A full commit id already in the mirror needs no remote at all.
     std::fs::rename(fx.path(), &moved).expect("move repo away");
     let pinned = cache.resolve(&repo, &fx.c1).await;
@@ -200,7 +313,10 @@ async fn git_daemon_transport() {
     assert_eq!(read(&tree, "release.txt"), "release branch\n");
 
     let c4 = fx.commit("app/deploy.yaml", "image: web:v4\n", "fourth");
-    git(fx.path(), &["push", "-q", bare.to_str().expect("utf-8"), "main"]);
+    git(
+        fx.path(),
+        &["push", "-q", bare.to_str().expect("utf-8"), "main"],
+    );
     assert_eq!(cache.resolve(&repo, "main").await.expect("new main"), c4);
 }
 
@@ -233,7 +349,10 @@ async fn http_with_basic_auth_and_bearer_token() {
     .collect();
     let creds = RepoCredentials::from_secret_data(&secret).expect("secret");
     let repo = Repo::new(&url).with_credentials(&creds);
-    assert_eq!(cache.resolve(&repo, "main").await.expect("basic auth"), fx.c2);
+    assert_eq!(
+        cache.resolve(&repo, "main").await.expect("basic auth"),
+        fx.c2
+    );
     let tree = cache.checkout(&repo, &fx.c1).await.expect("checkout");
     assert_eq!(read(&tree, "app/deploy.yaml"), "image: web:v1\n");
 
@@ -244,7 +363,10 @@ async fn http_with_basic_auth_and_bearer_token() {
     };
     bearer.bearer_token = Some(BEARER.into());
     let repo = Repo::new(&url).with_credentials(&bearer);
-    assert_eq!(cache2.resolve(&repo, "release").await.expect("bearer"), fx.c3);
+    assert_eq!(
+        cache2.resolve(&repo, "release").await.expect("bearer"),
+        fx.c3
+    );
 }
 
 #[tokio::test]
@@ -256,7 +378,10 @@ async fn http_wrong_password_fails_without_revealing_it() {
     let wrong = "not-the-password-42";
     let repo = Repo::new(&url).with_basic_auth(USER, wrong);
     for err in [
-        cache.resolve(&repo, "main").await.expect_err("wrong password"),
+        cache
+            .resolve(&repo, "main")
+            .await
+            .expect_err("wrong password"),
         cache.fetch(&repo).await.expect_err("wrong password"),
     ] {
         assert_eq!(err.git_failure(), Some(GitFailure::Authentication), "{err}");
@@ -272,7 +397,10 @@ async fn http_wrong_password_fails_without_revealing_it() {
 
     // Credentials written into the URL itself never show either.
     let in_url = format!("http://{USER}:{wrong}@127.0.0.1:{}/apps.git", server.port);
-    let err = cache.fetch(&Repo::new(&in_url)).await.expect_err("wrong password in URL");
+    let err = cache
+        .fetch(&Repo::new(&in_url))
+        .await
+        .expect_err("wrong password in URL");
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(wrong), "{shown}");
     assert_eq!(err.git_failure(), Some(GitFailure::Authentication), "{err}");
@@ -284,7 +412,10 @@ fn counting_git(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let wrapper = dir.join("git-wrapper.sh");
     std::fs::write(
         &wrapper,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec git \"$@\"\n", log.display()),
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec git \"$@\"\n",
+            log.display()
+        ),
     )
     .expect("wrapper");
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -314,12 +445,21 @@ async fn concurrent_fetches_of_one_repository_share_one_git_fetch() {
     .expect("cache");
     let repo = Repo::new(file_url(fx.path()));
     // Another spelling of the same repository shares the fetch too.
-    let same = Repo::new(format!("{}.git/", file_url(fx.path()).trim_end_matches('/')));
+    let same = Repo::new(format!(
+        "{}.git/",
+        file_url(fx.path()).trim_end_matches('/')
+    ));
     let (a, b) = tokio::join!(cache.fetch(&repo), cache.fetch(&same));
     let (a, b) = (a.expect("first fetch"), b.expect("second fetch"));
     assert_eq!(fetch_count(&log), 1, "one git fetch for two callers");
-    assert!(a.shared != b.shared, "one fetched, the other shared: {a:?} {b:?}");
-    assert_eq!(cache.resolve_local(&repo, "main").await.expect("main"), fx.c2);
+    assert!(
+        a.shared != b.shared,
+        "one fetched, the other shared: {a:?} {b:?}"
+    );
+    assert_eq!(
+        cache.resolve_local(&repo, "main").await.expect("main"),
+        fx.c2
+    );
 
     // Once the first is done, a new caller fetches again.
     let c = cache.fetch(&repo).await.expect("later fetch");
@@ -352,7 +492,13 @@ async fn concurrent_resolve_and_checkout_from_threads() {
     }
     for task in tasks {
         let (rev, tree) = task.await.expect("join").expect("resolve and checkout");
-        let want = if rev == "v1.0" { "image: web:v1\n" } else if rev == "main" { "image: web:v2\n" } else { "image: web:v1\n" };
+        let want = if rev == "v1.0" {
+            "image: web:v1\n"
+        } else if rev == "main" {
+            "image: web:v2\n"
+        } else {
+            "image: web:v1\n"
+        };
         assert_eq!(read(&tree, "app/deploy.yaml"), want, "{rev}");
     }
 }
@@ -360,7 +506,10 @@ async fn concurrent_resolve_and_checkout_from_threads() {
 #[tokio::test]
 async fn ssh_with_private_key_and_known_hosts() {
     if !Path::new(support::SSHD).exists() {
-        eprintln!("skipped: {} is not installed (apt-get install openssh-server)", support::SSHD);
+        eprintln!(
+            "skipped: {} is not installed (apt-get install openssh-server)",
+            support::SSHD
+        );
         return;
     }
     let fx = Fixture::new();
@@ -370,31 +519,55 @@ async fn ssh_with_private_key_and_known_hosts() {
     let (private_key, public_key) = support::keygen(&keys.path().join("client"));
     let (other_key, _) = support::keygen(&keys.path().join("stranger"));
     let (server, known_hosts) = support::sshd(&public_key);
-    let url = format!("ssh://{}@127.0.0.1:{}{}", support::current_user(), server.port, bare.display());
+    let url = format!(
+        "ssh://{}@127.0.0.1:{}{}",
+        support::current_user(),
+        server.port,
+        bare.display()
+    );
 
-    let secret: BTreeMap<String, String> = [("url", url.as_str()), ("sshPrivateKey", private_key.trim_end())]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let secret: BTreeMap<String, String> = [
+        ("url", url.as_str()),
+        ("sshPrivateKey", private_key.trim_end()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let creds = RepoCredentials::from_secret_data(&secret).expect("secret");
 
     let (_d, cache) = new_cache();
-    let repo = Repo::new(&url).with_credentials(&creds).with_known_hosts(&known_hosts);
-    assert_eq!(cache.resolve(&repo, "main").await.expect("ssh with known host"), fx.c2);
+    let repo = Repo::new(&url)
+        .with_credentials(&creds)
+        .with_known_hosts(&known_hosts);
+    assert_eq!(
+        cache
+            .resolve(&repo, "main")
+            .await
+            .expect("ssh with known host"),
+        fx.c2
+    );
     let tree = cache.checkout(&repo, &fx.c3).await.expect("checkout");
     assert_eq!(read(&tree, "release.txt"), "release branch\n");
 
     // An unknown host key is refused unless the repository is insecure.
     let (_d2, cache2) = new_cache();
     let unknown_host = Repo::new(&url).with_credentials(&creds);
-    let err = cache2.resolve(&unknown_host, "main").await.expect_err("unknown host");
+    let err = cache2
+        .resolve(&unknown_host, "main")
+        .await
+        .expect_err("unknown host");
     assert_eq!(err.git_failure(), Some(GitFailure::HostKey), "{err}");
     let insecure = Repo::new(&url).with_credentials(&creds).insecure(true);
-    assert_eq!(cache2.resolve(&insecure, "v1.0").await.expect("insecure"), fx.c1);
+    assert_eq!(
+        cache2.resolve(&insecure, "v1.0").await.expect("insecure"),
+        fx.c1
+    );
 
     // A key the server does not know is an authentication failure that
     // does not show the key.
-    let stranger = Repo::new(&url).with_ssh_key(other_key.as_str()).with_known_hosts(&known_hosts);
+    let stranger = Repo::new(&url)
+        .with_ssh_key(other_key.as_str())
+        .with_known_hosts(&known_hosts);
     let err = cache2.fetch(&stranger).await.expect_err("unknown key");
     assert_eq!(err.git_failure(), Some(GitFailure::Authentication), "{err}");
     let key_body = other_key.lines().nth(1).expect("key line");

@@ -19,7 +19,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "test@example.com")
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgSign=false",
+            "-c",
+            "tag.gpgSign=false",
+        ])
         .args(args)
         .output()
         .expect("git runs");
@@ -99,7 +106,13 @@ impl Fixture {
         let target = root.join(name);
         git(
             root,
-            &["clone", "-q", "--bare", self.path().to_str().expect("utf-8 path"), name],
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                self.path().to_str().expect("utf-8 path"),
+                name,
+            ],
         );
         target
     }
@@ -158,7 +171,11 @@ pub fn git_daemon(base: &Path) -> Server {
         .spawn()
         .expect("git daemon starts");
     wait_for_port(port, &mut child);
-    Server { child, port, _dir: None }
+    Server {
+        child,
+        port,
+        _dir: None,
+    }
 }
 
 /// `git http-backend` for the repositories under `root`, requiring basic
@@ -177,10 +194,16 @@ pub fn git_http(root: &Path, user: &str, password: &str, bearer: Option<&str>) -
         .expect("python3 starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("port line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("port line");
     let port: u16 = line.trim().parse().expect("port number");
     wait_for_port(port, &mut child);
-    Server { child, port, _dir: None }
+    Server {
+        child,
+        port,
+        _dir: None,
+    }
 }
 
 pub const SSHD: &str = "/usr/sbin/sshd";
@@ -242,7 +265,11 @@ pub fn keygen(path: &Path) -> (String, String) {
         .arg(path)
         .output()
         .expect("ssh-keygen runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (
         std::fs::read_to_string(path).expect("private key"),
         std::fs::read_to_string(path.with_extension("pub")).expect("public key"),
