@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use crate::config::TransformerConfig;
 use crate::error::{Error, Result, ResultExt};
 use crate::generators::{self, GenKind};
-use crate::kustomization::{Kustomization, Patch, Var, FILE_NAMES};
-use crate::load::{lexical_join, LoadRestrictions, Loader};
+use crate::kustomization::{FILE_NAMES, Kustomization, Patch, Var};
+use crate::load::{LoadRestrictions, Loader, lexical_join};
 use crate::patch::{json6902, strategic_merge};
 use crate::resource::{Behavior, Resource};
 use crate::schema::Builtin;
@@ -37,12 +37,19 @@ pub struct Accumulator {
 
 impl Accumulator {
     pub fn new() -> Self {
-        Accumulator { resources: Vec::new(), config: TransformerConfig::defaults(), vars: Vec::new(), ids: None }
+        Accumulator {
+            resources: Vec::new(),
+            config: TransformerConfig::defaults(),
+            vars: Vec::new(),
+            ids: None,
+        }
     }
 
     pub fn append_all(&mut self, rs: Vec<Resource>) -> Result<()> {
         let resources = &self.resources;
-        let seen = self.ids.get_or_insert_with(|| resources.iter().map(|r| r.cur_id().key()).collect());
+        let seen = self
+            .ids
+            .get_or_insert_with(|| resources.iter().map(|r| r.cur_id().key()).collect());
         for r in rs {
             if !seen.insert(r.cur_id().key()) {
                 return Err(Error::DuplicateId(r.cur_id().to_string()));
@@ -71,9 +78,9 @@ impl Accumulator {
             .map(|(i, _)| i)
             .collect();
         match (matches.len(), res.build.behavior) {
-            (0, Behavior::Merge | Behavior::Replace) => {
-                Err(Error::invalid(format!("id {id} does not exist; cannot merge or replace")))
-            }
+            (0, Behavior::Merge | Behavior::Replace) => Err(Error::invalid(format!(
+                "id {id} does not exist; cannot merge or replace"
+            ))),
             (0, Behavior::Create) => self.append_all(vec![res]),
             (1, Behavior::Create) => Err(Error::invalid(format!(
                 "id {id} exists; behavior must be merge or replace"
@@ -100,7 +107,9 @@ impl Accumulator {
                 self.ids = None;
                 Ok(())
             }
-            _ => Err(Error::invalid(format!("found multiple objects that could accept merge of {id}"))),
+            _ => Err(Error::invalid(format!(
+                "found multiple objects that could accept merge of {id}"
+            ))),
         }
     }
 }
@@ -114,7 +123,8 @@ fn merge_meta(res: &mut Resource, old: &Resource) {
             merged.insert(k, v);
         }
         if !merged.is_empty() {
-            res.metadata_mut().insert(field.into(), Value::Object(merged));
+            res.metadata_mut()
+                .insert(field.into(), Value::Object(merged));
         }
     }
     res.set_name(old.name());
@@ -148,9 +158,15 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
         let Value::Object(m) = d else {
-            return Err(Error::Yaml { path: path.to_path_buf(), message: "a resource must be a mapping".into() });
+            return Err(Error::Yaml {
+                path: path.to_path_buf(),
+                message: "a resource must be a mapping".into(),
+            });
         };
-        let is_list = m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+        let is_list = m
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
             && m.get("items").is_some_and(Value::is_array);
         if is_list {
             if let Some(Value::Array(items)) = m.get("items") {
@@ -158,7 +174,10 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
             }
             continue;
         }
-        if m.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if m.get("kind")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(Error::Yaml {
                 path: path.to_path_buf(),
                 message: "missing Resource metadata: an object has no 'kind'".into(),
@@ -201,7 +220,10 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(opts: Options) -> Self {
-        Builder { opts, stack: Vec::new() }
+        Builder {
+            opts,
+            stack: Vec::new(),
+        }
     }
 
     pub fn run(&mut self, dir: &Path) -> Result<Vec<Resource>> {
@@ -218,13 +240,23 @@ impl Builder {
         nameref::fix(&mut acc.resources, &acc.config)?;
         vars::resolve(&mut acc.resources, &acc.vars, &acc.config)?;
         acc.resources.retain(|r| {
-            r.annotations().get("config.kubernetes.io/local-config").and_then(Value::as_str) != Some("true")
+            r.annotations()
+                .get("config.kubernetes.io/local-config")
+                .and_then(Value::as_str)
+                != Some("true")
         });
         sort::apply(&mut acc.resources, k.sort_options.as_ref())?;
         if k.build_metadata.iter().any(|m| m == "managedByLabel") {
             let mut pairs = indexmap::IndexMap::new();
-            pairs.insert("app.kubernetes.io/managed-by".to_string(), "kustomize-v5.5.0".to_string());
-            let spec = crate::kustomization::FieldSpec { path: "metadata/labels".into(), create: true, ..Default::default() };
+            pairs.insert(
+                "app.kubernetes.io/managed-by".to_string(),
+                "kustomize-v5.5.0".to_string(),
+            );
+            let spec = crate::kustomization::FieldSpec {
+                path: "metadata/labels".into(),
+                create: true,
+                ..Default::default()
+            };
             labels::apply(&mut acc.resources, &pairs, &[spec])?;
         }
         Ok(acc.resources)
@@ -239,9 +271,15 @@ impl Builder {
         Ok((child, k))
     }
 
-    pub fn accumulate(&mut self, ldr: &Loader, k: &Kustomization, mut acc: Accumulator) -> Result<Accumulator> {
+    pub fn accumulate(
+        &mut self,
+        ldr: &Loader,
+        k: &Kustomization,
+        mut acc: Accumulator,
+    ) -> Result<Accumulator> {
         for rel in &k.resources {
-            self.accumulate_one(ldr, rel, &mut acc).context_with(|| "accumulating resources".to_string())?;
+            self.accumulate_one(ldr, rel, &mut acc)
+                .context_with(|| "accumulating resources".to_string())?;
         }
         let mut cfg = TransformerConfig::default();
         for c in &k.configurations {
@@ -257,7 +295,9 @@ impl Builder {
         self.run_generators(ldr, k, &mut acc)?;
         acc.ids = None;
         for rel in &k.components {
-            let (child, ck) = self.child_kustomization(ldr, rel).context_with(|| "accumulating components".into())?;
+            let (child, ck) = self
+                .child_kustomization(ldr, rel)
+                .context_with(|| "accumulating components".into())?;
             if ck.kind != "Component" {
                 return Err(Error::invalid(format!(
                     "accumulating components: expected kind 'Component' for path '{}' but got '{}'",
@@ -266,7 +306,9 @@ impl Builder {
                 )));
             }
             self.stack.push(child.root().to_path_buf());
-            acc = self.accumulate(&child, &ck, acc).context_with(|| format!("accumulating component '{rel}'"))?;
+            acc = self
+                .accumulate(&child, &ck, acc)
+                .context_with(|| format!("accumulating component '{rel}'"))?;
             self.stack.pop();
         }
         acc.ids = None;
@@ -291,23 +333,35 @@ impl Builder {
             self.stack.push(child.root().to_path_buf());
             let sub = self
                 .accumulate(&child, &ck, Accumulator::new())
-                .context_with(|| format!("recursed accumulation of path '{}'", child.root().display()))?;
+                .context_with(|| {
+                    format!("recursed accumulation of path '{}'", child.root().display())
+                })?;
             self.stack.pop();
-            acc.merge(sub).context_with(|| format!("recursed merging from path '{}'", child.root().display()))
+            acc.merge(sub)
+                .context_with(|| format!("recursed merging from path '{}'", child.root().display()))
         } else {
-            let rs = load_resource_file(ldr, rel).context_with(|| format!("accumulating resources from '{rel}'"))?;
-            acc.append_all(rs).context_with(|| format!("merging resources from '{rel}'"))
+            let rs = load_resource_file(ldr, rel)
+                .context_with(|| format!("accumulating resources from '{rel}'"))?;
+            acc.append_all(rs)
+                .context_with(|| format!("merging resources from '{rel}'"))
         }
     }
 
-    fn run_generators(&mut self, ldr: &Loader, k: &Kustomization, acc: &mut Accumulator) -> Result<()> {
+    fn run_generators(
+        &mut self,
+        ldr: &Loader,
+        k: &Kustomization,
+        acc: &mut Accumulator,
+    ) -> Result<()> {
         for g in &k.config_map_generator {
             let r = generators::generate(GenKind::ConfigMap, g, k.generator_options.as_ref(), ldr)?;
-            acc.absorb(r).context_with(|| format!("merging from generator configmap '{}'", g.name))?;
+            acc.absorb(r)
+                .context_with(|| format!("merging from generator configmap '{}'", g.name))?;
         }
         for g in &k.secret_generator {
             let r = generators::generate(GenKind::Secret, g, k.generator_options.as_ref(), ldr)?;
-            acc.absorb(r).context_with(|| format!("merging from generator secret '{}'", g.name))?;
+            acc.absorb(r)
+                .context_with(|| format!("merging from generator secret '{}'", g.name))?;
         }
         if !k.generators.is_empty() {
             let configs = self.plugin_configs(ldr, &k.generators)?;
@@ -335,7 +389,12 @@ impl Builder {
         Ok(acc.resources)
     }
 
-    fn run_transformers(&mut self, ldr: &Loader, k: &Kustomization, acc: &mut Accumulator) -> Result<()> {
+    fn run_transformers(
+        &mut self,
+        ldr: &Loader,
+        k: &Kustomization,
+        acc: &mut Accumulator,
+    ) -> Result<()> {
         let cfg = acc.config.clone();
         let rs = &mut acc.resources;
         for entry in &k.patches_strategic_merge {
@@ -345,7 +404,11 @@ impl Builder {
                     tracing::trace!(error = %e, "patchesStrategicMerge entry is inline");
                     crate::yaml::parse_documents(entry, Path::new("<inline patch>"))?
                 }
-                Err(e) => return Err(e.context("trouble configuring builtin PatchStrategicMergeTransformer")),
+                Err(e) => {
+                    return Err(
+                        e.context("trouble configuring builtin PatchStrategicMergeTransformer")
+                    );
+                }
             };
             for d in docs {
                 let patch = sm_patch(d)?;
@@ -392,7 +455,11 @@ fn apply_labels(rs: &mut [Resource], k: &Kustomization, cfg: &TransformerConfig)
             if l.include_templates {
                 crate::config::merge_specs(&mut specs, &cfg.template_labels)?;
             }
-            let meta = crate::kustomization::FieldSpec { path: "metadata/labels".into(), create: true, ..Default::default() };
+            let meta = crate::kustomization::FieldSpec {
+                path: "metadata/labels".into(),
+                create: true,
+                ..Default::default()
+            };
             crate::config::merge_specs(&mut specs, &[meta])?;
         }
         labels::apply(rs, &l.pairs, &specs)?;
@@ -418,7 +485,11 @@ pub struct SmPatch {
 
 fn sm_patch(d: Value) -> Result<SmPatch> {
     match d {
-        Value::Object(obj) => Ok(SmPatch { obj, allow_name_change: false, allow_kind_change: false }),
+        Value::Object(obj) => Ok(SmPatch {
+            obj,
+            allow_name_change: false,
+            allow_kind_change: false,
+        }),
         _ => Err(Error::invalid("a strategic merge patch must be a mapping")),
     }
 }
@@ -451,16 +522,25 @@ fn apply_sm_by_id(rs: &mut Vec<Resource>, patch: &SmPatch) -> Result<()> {
 
 /// Returns false when the patch deleted the object.
 pub fn apply_sm(r: &mut Resource, patch: &SmPatch) -> Result<bool> {
-    let (name, ns, kind) = (r.name().to_string(), r.namespace().to_string(), r.kind().to_string());
+    let (name, ns, kind) = (
+        r.name().to_string(),
+        r.namespace().to_string(),
+        r.kind().to_string(),
+    );
     if patch.allow_name_change || patch.allow_kind_change {
         r.store_previous_id();
     }
     let mut p = patch.obj.clone();
-    p.insert("apiVersion".into(), Value::String(r.api_version().to_string()));
+    p.insert(
+        "apiVersion".into(),
+        Value::String(r.api_version().to_string()),
+    );
     let schema = Builtin::for_group(&r.gvk().group, Vec::new());
     let merged = strategic_merge::merge(&Value::Object(r.obj.clone()), &Value::Object(p), &schema)
         .map_err(|e| e.context(format!("applying patch to {}", r.cur_id())))?;
-    let Some(Value::Object(m)) = merged else { return Ok(false) };
+    let Some(Value::Object(m)) = merged else {
+        return Ok(false);
+    };
     if m.is_empty() {
         return Ok(false);
     }
@@ -479,12 +559,19 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
     let inline = p.patch.trim();
     let (text, source) = match (inline.is_empty(), p.path.is_empty()) {
         (true, true) => return Err(Error::invalid("must specify one of patch and path")),
-        (false, false) => return Err(Error::invalid("patch and path can't be set at the same time")),
+        (false, false) => {
+            return Err(Error::invalid(
+                "patch and path can't be set at the same time",
+            ));
+        }
         (false, true) => (inline.to_string(), PathBuf::from("<inline patch>")),
         (true, false) => {
-            let (path, text) = ldr
-                .read_string(&p.path)
-                .map_err(|e| e.context(format!("failed to get the patch file from path({})", p.path)))?;
+            let (path, text) = ldr.read_string(&p.path).map_err(|e| {
+                e.context(format!(
+                    "failed to get the patch file from path({})",
+                    p.path
+                ))
+            })?;
             (text, path)
         }
     };
@@ -492,7 +579,10 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
     let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
     if let Some(ops) = json6902::parse(&text, &source)? {
         let Some(target) = &p.target else {
-            return Err(Error::invalid(format!("must specify a target for JSON patch {}", source.display())));
+            return Err(Error::invalid(format!(
+                "must specify a target for JSON patch {}",
+                source.display()
+            )));
         };
         let sel = Compiled::new(target)?;
         for r in rs.iter_mut().filter(|r| sel.matches(r)) {
@@ -502,7 +592,13 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
             if let Value::Object(m) = v {
                 r.obj = m;
             }
-            res.map_err(|e| e.context(format!("applying JSON patch {} to {}", source.display(), r.cur_id())))?;
+            res.map_err(|e| {
+                e.context(format!(
+                    "applying JSON patch {} to {}",
+                    source.display(),
+                    r.cur_id()
+                ))
+            })?;
         }
         return Ok(());
     }
@@ -517,7 +613,8 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
     match &p.target {
         None => {
             for sp in &patches {
-                apply_sm_by_id(rs, sp).map_err(|e| e.context("no resource matches strategic merge patch"))?;
+                apply_sm_by_id(rs, sp)
+                    .map_err(|e| e.context("no resource matches strategic merge patch"))?;
             }
         }
         Some(target) => {
@@ -527,7 +624,9 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
                     source.display()
                 )));
             }
-            let Some(sp) = patches.first() else { return Ok(()) };
+            let Some(sp) = patches.first() else {
+                return Ok(());
+            };
             let sel = Compiled::new(target)?;
             let mut keep = Vec::with_capacity(rs.len());
             for mut r in rs.drain(..) {

@@ -38,13 +38,21 @@ pub struct NameBackRef {
 
 impl NameBackRef {
     pub fn gvk(&self) -> Gvk {
-        Gvk { group: self.group.clone(), version: self.version.clone(), kind: self.kind.clone() }
+        Gvk {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            kind: self.kind.clone(),
+        }
     }
 }
 
 impl FieldSpec {
     pub fn gvk(&self) -> Gvk {
-        Gvk { group: self.group.clone(), version: self.version.clone(), kind: self.kind.clone() }
+        Gvk {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            kind: self.kind.clone(),
+        }
     }
 
     /// Path with its `[]` sequence markers removed: traversal descends into
@@ -127,7 +135,8 @@ impl TransformerConfig {
         ] {
             sort_specs(v);
         }
-        self.name_reference.sort_by(|a, b| order(&a.gvk(), &b.gvk()));
+        self.name_reference
+            .sort_by(|a, b| order(&a.gvk(), &b.gvk()));
     }
 
     pub fn merge(&mut self, o: &TransformerConfig) -> Result<()> {
@@ -142,7 +151,11 @@ impl TransformerConfig {
         merge_specs(&mut self.images, &o.images)?;
         merge_specs(&mut self.replicas, &o.replicas)?;
         for nbr in &o.name_reference {
-            match self.name_reference.iter_mut().find(|x| x.gvk() == nbr.gvk()) {
+            match self
+                .name_reference
+                .iter_mut()
+                .find(|x| x.gvk() == nbr.gvk())
+            {
                 Some(x) => merge_specs(&mut x.field_specs, &nbr.field_specs)?,
                 None => self.name_reference.push(nbr.clone()),
             }

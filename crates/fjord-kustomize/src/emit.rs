@@ -26,7 +26,9 @@ pub fn write_document(out: &mut String, v: &Value) {
 }
 
 fn sorted_entries(v: &Value) -> Vec<(&String, &Value)> {
-    let Value::Object(m) = v else { return Vec::new() };
+    let Value::Object(m) = v else {
+        return Vec::new();
+    };
     let mut e: Vec<_> = m.iter().collect();
     e.sort_by(|a, b| a.0.cmp(b.0));
     e
@@ -110,7 +112,10 @@ fn write_string(out: &mut String, s: &str, ind: usize, is_key: bool) {
         // Strings that would read back as another type are double-quoted,
         // as kustomize writes them ("true", "8080").
         write_double_quoted(out, s);
-    } else if s.chars().all(|c| c == '\t' || (!c.is_control() && c != '\u{feff}')) {
+    } else if s
+        .chars()
+        .all(|c| c == '\t' || (!c.is_control() && c != '\u{feff}'))
+    {
         out.push('\'');
         out.push_str(&s.replace('\'', "''"));
         out.push('\'');
@@ -165,7 +170,9 @@ fn write_double_quoted(out: &mut String, s: &str) {
 /// True when the string can be written without quotes and still reads back
 /// as the same string, under YAML 1.1 and 1.2 resolvers alike.
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if s.starts_with(' ') || s.ends_with(' ') || s.starts_with('\t') || s.ends_with('\t') {
         return false;
     }
@@ -181,10 +188,17 @@ fn is_plain_safe(s: &str) -> bool {
             return false;
         }
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.contains('\n') || s.contains('\r') {
+    if s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.contains('\n')
+        || s.contains('\r')
+    {
         return false;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}') {
+    if s.chars().any(|c| {
+        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
+    }) {
         return false;
     }
     !resolves_to_non_string(s)

@@ -48,7 +48,10 @@ impl Error {
     }
 
     pub(crate) fn context(self, context: impl Into<String>) -> Self {
-        Error::Context { context: context.into(), source: Box::new(self) }
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
     }
 }
 

@@ -54,10 +54,16 @@ pub fn visit(
                 if !create || is_seq {
                     return Ok(());
                 }
-                let fresh = if rest.is_empty() { Value::Null } else { Value::Object(Map::new()) };
+                let fresh = if rest.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(Map::new())
+                };
                 m.insert(seg.clone(), fresh);
             }
-            let Some(child) = m.get_mut(seg.as_str()) else { return Ok(()) };
+            let Some(child) = m.get_mut(seg.as_str()) else {
+                return Ok(());
+            };
             visit(child, rest, create, f)?;
             if rest.is_empty() && child.is_null() {
                 m.remove(seg.as_str());
@@ -68,7 +74,12 @@ pub fn visit(
     }
 }
 
-pub fn visit_str(node: &mut Value, path: &str, create: bool, f: &mut dyn FnMut(&mut Value) -> Result<()>) -> Result<()> {
+pub fn visit_str(
+    node: &mut Value,
+    path: &str,
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<()>,
+) -> Result<()> {
     visit(node, &split_path(path), create, f)
 }
 
@@ -112,7 +123,11 @@ pub fn parse_field_path(p: &str) -> Vec<PathSeg> {
     let mut cur = String::new();
     let mut depth = 0;
     let mut raw = Vec::new();
-    let sep = if p.contains('/') && !p.contains('[') { '/' } else { '.' };
+    let sep = if p.contains('/') && !p.contains('[') {
+        '/'
+    } else {
+        '.'
+    };
     for c in p.chars() {
         match c {
             '[' => {

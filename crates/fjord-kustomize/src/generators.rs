@@ -15,7 +15,10 @@ pub enum GenKind {
 }
 
 /// Local options win over the kustomization-wide `generatorOptions`.
-pub fn merge_options(local: Option<&GeneratorOptions>, global: Option<&GeneratorOptions>) -> GeneratorOptions {
+pub fn merge_options(
+    local: Option<&GeneratorOptions>,
+    global: Option<&GeneratorOptions>,
+) -> GeneratorOptions {
     let mut out = global.cloned().unwrap_or_default();
     if let Some(l) = local {
         for (k, v) in &l.labels {
@@ -46,7 +49,11 @@ fn remove_quotes(s: &str) -> &str {
 fn env_pairs(text: &str, path: &std::path::Path) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
+        let line = if i == 0 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            line
+        };
         let line = line.trim_start();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -79,7 +86,9 @@ fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
     }
     for l in &args.literals {
         let Some((k, v)) = l.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            return Err(Error::invalid(format!("invalid literal source {l}, expected key=value")));
+            return Err(Error::invalid(format!(
+                "invalid literal source {l}, expected key=value"
+            )));
         };
         pairs.push((k.to_string(), Datum::Text(remove_quotes(v).to_string())));
     }
@@ -87,7 +96,9 @@ fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
         let (key, rel) = match f.split_once('=') {
             Some((k, p)) => {
                 if k.is_empty() {
-                    return Err(Error::invalid(format!("key names or file paths cannot be empty: '{f}'")));
+                    return Err(Error::invalid(format!(
+                        "key names or file paths cannot be empty: '{f}'"
+                    )));
                 }
                 (k.to_string(), p)
             }
@@ -151,7 +162,11 @@ pub fn generate(
         meta.insert("namespace".into(), Value::String(args.namespace.clone()));
     }
     let to_map = |m: &indexmap::IndexMap<String, String>| {
-        Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
     };
     if !opts.labels.is_empty() {
         meta.insert("labels".into(), to_map(&opts.labels));
@@ -161,10 +176,22 @@ pub fn generate(
     }
     let mut obj = Map::new();
     obj.insert("apiVersion".into(), "v1".into());
-    obj.insert("kind".into(), if kind == GenKind::ConfigMap { "ConfigMap" } else { "Secret" }.into());
+    obj.insert(
+        "kind".into(),
+        if kind == GenKind::ConfigMap {
+            "ConfigMap"
+        } else {
+            "Secret"
+        }
+        .into(),
+    );
     obj.insert("metadata".into(), Value::Object(meta));
     if kind == GenKind::Secret {
-        let t = if args.type_.is_empty() { "Opaque" } else { &args.type_ };
+        let t = if args.type_.is_empty() {
+            "Opaque"
+        } else {
+            &args.type_
+        };
         obj.insert("type".into(), Value::String(t.to_string()));
     }
     if !data.is_empty() {
@@ -204,6 +231,8 @@ pub fn parse_behavior(s: &str) -> Result<Behavior> {
         "" | "create" => Ok(Behavior::Create),
         "merge" => Ok(Behavior::Merge),
         "replace" => Ok(Behavior::Replace),
-        other => Err(Error::invalid(format!("unknown generator behavior '{other}'"))),
+        other => Err(Error::invalid(format!(
+            "unknown generator behavior '{other}'"
+        ))),
     }
 }

@@ -182,18 +182,49 @@ pub struct GeneratorOptions {
 /// Top-level field names, as kustomize spells them. Matching is
 /// case-insensitive because kustomize decodes through Go's JSON decoder.
 const FIELDS: &[&str] = &[
-    "apiVersion", "kind", "metadata", "openapi", "namePrefix", "nameSuffix", "namespace",
-    "commonLabels", "labels", "commonAnnotations", "patchesStrategicMerge", "patchesJson6902",
-    "patches", "images", "imageTags", "replacements", "replicas", "vars", "sortOptions",
-    "resources", "components", "crds", "bases", "configMapGenerator", "secretGenerator",
-    "helmGlobals", "helmCharts", "helmChartInflationGenerator", "generatorOptions",
-    "configurations", "generators", "transformers", "validators", "buildMetadata",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "openapi",
+    "namePrefix",
+    "nameSuffix",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "patches",
+    "images",
+    "imageTags",
+    "replacements",
+    "replicas",
+    "vars",
+    "sortOptions",
+    "resources",
+    "components",
+    "crds",
+    "bases",
+    "configMapGenerator",
+    "secretGenerator",
+    "helmGlobals",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "generatorOptions",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "buildMetadata",
 ];
 
 impl Kustomization {
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let v = crate::yaml::parse_one(text, path)?;
-        let invalid = |message: String| Error::InvalidKustomization { path: path.to_path_buf(), message };
+        let invalid = |message: String| Error::InvalidKustomization {
+            path: path.to_path_buf(),
+            message,
+        };
         let obj = match v {
             Value::Null => Map::new(),
             Value::Object(m) => m,
@@ -205,7 +236,11 @@ impl Kustomization {
                 return Err(invalid(format!("json: unknown field \"{k}\"")));
             };
             // `openapi` is the serde name of `open_api`.
-            let name = if *field == "openapi" { "openApi" } else { field };
+            let name = if *field == "openapi" {
+                "openApi"
+            } else {
+                field
+            };
             if v.is_null() {
                 continue;
             }
@@ -222,10 +257,17 @@ impl Kustomization {
             self.kind = "Kustomization".into();
         }
         if self.api_version.is_empty() {
-            self.api_version =
-                if self.kind == "Component" { COMPONENT_VERSION } else { KUSTOMIZATION_VERSION }.into();
+            self.api_version = if self.kind == "Component" {
+                COMPONENT_VERSION
+            } else {
+                KUSTOMIZATION_VERSION
+            }
+            .into();
         }
-        let invalid = |message: String| Error::InvalidKustomization { path: path.to_path_buf(), message };
+        let invalid = |message: String| Error::InvalidKustomization {
+            path: path.to_path_buf(),
+            message,
+        };
         match self.kind.as_str() {
             "Kustomization" if self.api_version != KUSTOMIZATION_VERSION => {
                 return Err(invalid(format!(
@@ -233,7 +275,9 @@ impl Kustomization {
                 )));
             }
             "Component" if self.api_version != COMPONENT_VERSION => {
-                return Err(invalid(format!("apiVersion for Component should be {COMPONENT_VERSION}")));
+                return Err(invalid(format!(
+                    "apiVersion for Component should be {COMPONENT_VERSION}"
+                )));
             }
             "Kustomization" | "Component" => {}
             other => {
@@ -244,7 +288,11 @@ impl Kustomization {
         }
         self.resources.append(&mut self.bases);
         self.images.append(&mut self.image_tags);
-        for g in self.config_map_generator.iter_mut().chain(self.secret_generator.iter_mut()) {
+        for g in self
+            .config_map_generator
+            .iter_mut()
+            .chain(self.secret_generator.iter_mut())
+        {
             if !g.env.is_empty() {
                 g.envs.push(std::mem::take(&mut g.env));
             }

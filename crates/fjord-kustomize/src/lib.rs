@@ -36,7 +36,10 @@ pub use schema::Builtin as BuiltinSchema;
 /// order.
 pub fn build(dir: &Path, opts: &Options) -> Result<Vec<serde_json::Value>> {
     let rs = build::Builder::new(opts.clone()).run(dir)?;
-    Ok(rs.into_iter().map(|r| serde_json::Value::Object(r.obj)).collect())
+    Ok(rs
+        .into_iter()
+        .map(|r| serde_json::Value::Object(r.obj))
+        .collect())
 }
 
 /// Builds and renders as multi-document YAML, as `kustomize build` prints.

@@ -39,9 +39,15 @@ pub fn lexical_join(base: &Path, rel: &str) -> PathBuf {
 
 impl Loader {
     pub fn new(dir: &Path, restrictions: LoadRestrictions) -> Result<Self> {
-        let root = dir.canonicalize().map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+        let root = dir.canonicalize().map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
         if !root.is_dir() {
-            return Err(Error::invalid(format!("must build at directory: '{}' is a file", dir.display())));
+            return Err(Error::invalid(format!(
+                "must build at directory: '{}' is a file",
+                dir.display()
+            )));
         }
         Ok(Loader { root, restrictions })
     }
@@ -54,18 +60,32 @@ impl Loader {
         rel.contains("://") || rel.starts_with("git@") || rel.starts_with("github.com/")
     }
 
-    /// The canonical path of `rel`, checked against the load restriction.
-    pub fn resolve_file(&self, rel: &str) -> Result<PathBuf> {
+    /// The path as written (joined to the root) and its canonical form.
+    fn locate(&self, rel: &str) -> Result<(PathBuf, PathBuf)> {
         if Self::is_remote(rel) {
             return Err(Error::Unsupported {
                 field: "resources".into(),
-                reason: format!("remote resource '{rel}' cannot be loaded; fjord renders local trees only"),
+                reason: format!(
+                    "remote resource '{rel}' cannot be loaded; fjord renders local trees only"
+                ),
             });
         }
         let wanted = lexical_join(&self.root, rel);
-        let real = wanted.canonicalize().map_err(|e| Error::Io { path: wanted.clone(), source: e })?;
+        let real = wanted.canonicalize().map_err(|e| Error::Io {
+            path: wanted.clone(),
+            source: e,
+        })?;
+        Ok((wanted, real))
+    }
+
+    /// The canonical path of `rel`, checked against the load restriction.
+    pub fn resolve_file(&self, rel: &str) -> Result<PathBuf> {
+        let (wanted, real) = self.locate(rel)?;
         if self.restrictions == LoadRestrictions::RootOnly && !real.starts_with(&self.root) {
-            return Err(Error::OutsideRoot { path: wanted, root: self.root.clone() });
+            return Err(Error::OutsideRoot {
+                path: wanted,
+                root: self.root.clone(),
+            });
         }
         Ok(real)
     }
@@ -73,9 +93,15 @@ impl Loader {
     pub fn read(&self, rel: &str) -> Result<(PathBuf, Vec<u8>)> {
         let path = self.resolve_file(rel)?;
         if path.is_dir() {
-            return Err(Error::invalid(format!("'{}' is a directory, not a file", path.display())));
+            return Err(Error::invalid(format!(
+                "'{}' is a directory, not a file",
+                path.display()
+            )));
         }
-        let bytes = std::fs::read(&path).map_err(|e| Error::Io { path: path.clone(), source: e })?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
         Ok((path, bytes))
     }
 
@@ -90,16 +116,12 @@ impl Loader {
     /// component). Directories may lie outside the root, as in kustomize,
     /// but a directory may not contain the one naming it.
     pub fn child(&self, rel: &str) -> Result<Loader> {
-        if Self::is_remote(rel) {
-            return Err(Error::Unsupported {
-                field: "resources".into(),
-                reason: format!("remote resource '{rel}' cannot be loaded; fjord renders local trees only"),
-            });
-        }
-        let wanted = lexical_join(&self.root, rel);
-        let real = wanted.canonicalize().map_err(|e| Error::Io { path: wanted.clone(), source: e })?;
+        let (wanted, real) = self.locate(rel)?;
         if !real.is_dir() {
-            return Err(Error::invalid(format!("must build at directory: not a valid directory: '{}'", wanted.display())));
+            return Err(Error::invalid(format!(
+                "must build at directory: not a valid directory: '{}'",
+                wanted.display()
+            )));
         }
         if self.root.starts_with(&real) {
             return Err(Error::invalid(format!(
@@ -108,6 +130,9 @@ impl Loader {
                 self.root.display()
             )));
         }
-        Ok(Loader { root: real, restrictions: self.restrictions })
+        Ok(Loader {
+            root: real,
+            restrictions: self.restrictions,
+        })
     }
 }

@@ -29,11 +29,17 @@ fn role_binding_namespaces(r: &Resource) -> Vec<String> {
     if !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
         return Vec::new();
     }
-    let Some(Value::Array(subjects)) = r.obj.get("subjects") else { return Vec::new() };
+    let Some(Value::Array(subjects)) = r.obj.get("subjects") else {
+        return Vec::new();
+    };
     subjects
         .iter()
         .filter(|s| s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"))
-        .filter_map(|s| s.get("namespace").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|s| {
+            s.get("namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -73,7 +79,10 @@ pub fn fix(resources: &mut [Resource], config: &TransformerConfig) -> Result<()>
                 build: r.build.clone(),
             });
         }
-        Index { cands, by_prev_name }
+        Index {
+            cands,
+            by_prev_name,
+        }
     };
     for r in resources.iter_mut() {
         let org_gvk = r.org_id().gvk;
@@ -134,8 +143,16 @@ fn set(node: &mut Value, idx: &Index, who: &Referrer, target: &Gvk, role_ref: bo
     }
 }
 
-fn set_scalar(node: &mut Value, idx: &Index, who: &Referrer, target: &Gvk, role_ref: bool) -> Result<()> {
-    let Value::String(old) = node else { return Ok(()) };
+fn set_scalar(
+    node: &mut Value,
+    idx: &Index,
+    who: &Referrer,
+    target: &Gvk,
+    role_ref: bool,
+) -> Result<()> {
+    let Value::String(old) = node else {
+        return Ok(());
+    };
     let cands = sieve(idx, who, target, role_ref, old, None);
     if let Some(c) = select(&cands, idx, who, old, false)? {
         *old = idx.cands[c].cur.name.clone();
@@ -143,14 +160,27 @@ fn set_scalar(node: &mut Value, idx: &Index, who: &Referrer, target: &Gvk, role_
     Ok(())
 }
 
-fn set_mapping(node: &mut Value, idx: &Index, who: &Referrer, target: &Gvk, role_ref: bool) -> Result<()> {
-    let Value::Object(m) = node else { return Ok(()) };
+fn set_mapping(
+    node: &mut Value,
+    idx: &Index,
+    who: &Referrer,
+    target: &Gvk,
+    role_ref: bool,
+) -> Result<()> {
+    let Value::Object(m) = node else {
+        return Ok(());
+    };
     let Some(old) = m.get("name").and_then(Value::as_str).map(str::to_string) else {
         return Ok(());
     };
-    let ns = m.get("namespace").and_then(Value::as_str).map(str::to_string);
+    let ns = m
+        .get("namespace")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let cands = sieve(idx, who, target, role_ref, &old, ns.as_deref());
-    let Some(c) = select(&cands, idx, who, &old, true)? else { return Ok(()) };
+    let Some(c) = select(&cands, idx, who, &old, true)? else {
+        return Ok(());
+    };
     let chosen = &idx.cands[c].cur;
     if chosen.name == old && chosen.namespace.is_empty() {
         return Ok(());
@@ -163,17 +193,39 @@ fn set_mapping(node: &mut Value, idx: &Index, who: &Referrer, target: &Gvk, role
 }
 
 fn eff(ns: &str) -> &str {
-    if ns.is_empty() { crate::resource::DEFAULT_NAMESPACE } else { ns }
+    if ns.is_empty() {
+        crate::resource::DEFAULT_NAMESPACE
+    } else {
+        ns
+    }
 }
 
-fn sieve(idx: &Index, who: &Referrer, target: &Gvk, role_ref: bool, old: &str, ns: Option<&str>) -> Vec<usize> {
-    let Some(named) = idx.by_prev_name.get(old) else { return Vec::new() };
-    let mut base: Vec<usize> = named.iter().copied().filter(|&i| who.could_reference(&idx.cands[i])).collect();
+fn sieve(
+    idx: &Index,
+    who: &Referrer,
+    target: &Gvk,
+    role_ref: bool,
+    old: &str,
+    ns: Option<&str>,
+) -> Vec<usize> {
+    let Some(named) = idx.by_prev_name.get(old) else {
+        return Vec::new();
+    };
+    let mut base: Vec<usize> = named
+        .iter()
+        .copied()
+        .filter(|&i| who.could_reference(&idx.cands[i]))
+        .collect();
     if let Some(ns) = ns {
-        let by_org: Vec<usize> =
-            base.iter().copied().filter(|&i| idx.cands[i].org_namespace == eff(ns)).collect();
+        let by_org: Vec<usize> = base
+            .iter()
+            .copied()
+            .filter(|&i| idx.cands[i].org_namespace == eff(ns))
+            .collect();
         base = if by_org.is_empty() {
-            base.into_iter().filter(|&i| idx.cands[i].cur.effective_namespace() == eff(ns)).collect()
+            base.into_iter()
+                .filter(|&i| idx.cands[i].cur.effective_namespace() == eff(ns))
+                .collect()
         } else {
             by_org
         };
@@ -182,10 +234,15 @@ fn sieve(idx: &Index, who: &Referrer, target: &Gvk, role_ref: bool, old: &str, n
         .filter(|&i| {
             let c = &idx.cands[i];
             c.prev.iter().any(|p| p.name == old)
-                && c.prev.iter().any(|p| p.gvk.is_selected_by(&target.group, &target.version, &target.kind))
+                && c.prev.iter().any(|p| {
+                    p.gvk
+                        .is_selected_by(&target.group, &target.version, &target.kind)
+                })
                 && (!role_ref
                     || who.role_ref_gvk.as_ref().is_none_or(|g| {
-                        c.prev.iter().any(|p| p.gvk.is_selected_by(&g.group, &g.version, &g.kind))
+                        c.prev
+                            .iter()
+                            .any(|p| p.gvk.is_selected_by(&g.group, &g.version, &g.kind))
                     }))
                 && (who.cur.gvk.is_cluster_scoped()
                     || c.cur.gvk.is_cluster_scoped()
@@ -195,7 +252,13 @@ fn sieve(idx: &Index, who: &Referrer, target: &Gvk, role_ref: bool, old: &str, n
         .collect()
 }
 
-fn select(cands: &[usize], idx: &Index, who: &Referrer, _old: &str, with_ns: bool) -> Result<Option<usize>> {
+fn select(
+    cands: &[usize],
+    idx: &Index,
+    who: &Referrer,
+    _old: &str,
+    with_ns: bool,
+) -> Result<Option<usize>> {
     if cands.len() == 1 {
         return Ok(Some(cands[0]));
     }
@@ -204,7 +267,10 @@ fn select(cands: &[usize], idx: &Index, who: &Referrer, _old: &str, with_ns: boo
             .copied()
             .filter(|&i| {
                 let c = &idx.cands[i];
-                let r = Resource { obj: Default::default(), build: c.build.clone() };
+                let r = Resource {
+                    obj: Default::default(),
+                    build: c.build.clone(),
+                };
                 r.prefixes_suffixes_equal(&who.build, allow_empty)
             })
             .collect()

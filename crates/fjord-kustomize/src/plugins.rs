@@ -2,22 +2,26 @@
 //! (`apiVersion: builtin`) in `generators:` and `transformers:`.
 
 use indexmap::IndexMap;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::build::apply_patch;
 use crate::config::TransformerConfig;
 use crate::error::{Error, Result};
 use crate::generators::{self, GenKind};
-use crate::kustomization::{FieldSpec, GeneratorArgs, Image, Patch, ReplacementOrPath, Replica, Selector};
+use crate::kustomization::{
+    FieldSpec, GeneratorArgs, Image, Patch, ReplacementOrPath, Replica, Selector,
+};
 use crate::load::Loader;
 use crate::resource::Resource;
 use crate::transform::{images, labels, names, namespace, replicas};
 
 fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
-    serde_json::from_value(Value::Object(c.obj.clone()))
-        .map_err(|e| Error::Object { object: c.cur_id().to_string(), message: format!("invalid plugin configuration: {e}") })
+    serde_json::from_value(Value::Object(c.obj.clone())).map_err(|e| Error::Object {
+        object: c.cur_id().to_string(),
+        message: format!("invalid plugin configuration: {e}"),
+    })
 }
 
 fn check_builtin(c: &Resource, field: &str) -> Result<()> {
@@ -112,7 +116,12 @@ struct ReplacementConfig {
     replacements: Vec<ReplacementOrPath>,
 }
 
-pub fn transform(c: &Resource, ldr: &Loader, rs: &mut Vec<Resource>, _cfg: &TransformerConfig) -> Result<()> {
+pub fn transform(
+    c: &Resource,
+    ldr: &Loader,
+    rs: &mut Vec<Resource>,
+    _cfg: &TransformerConfig,
+) -> Result<()> {
     check_builtin(c, "transformers")?;
     match c.kind() {
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
@@ -146,16 +155,35 @@ pub fn transform(c: &Resource, ldr: &Loader, rs: &mut Vec<Resource>, _cfg: &Tran
         }
         "PatchJson6902Transformer" => {
             let j: Json6902Config = config(c)?;
-            let p = Patch { path: j.path, patch: j.json_op, target: j.target, options: IndexMap::new() };
+            let p = Patch {
+                path: j.path,
+                patch: j.json_op,
+                target: j.target,
+                options: IndexMap::new(),
+            };
             apply_patch(ldr, rs, &p)
         }
         "PatchStrategicMergeTransformer" => {
             let s: SmConfig = config(c)?;
             for path in &s.paths {
-                apply_patch(ldr, rs, &Patch { path: path.clone(), ..Default::default() })?;
+                apply_patch(
+                    ldr,
+                    rs,
+                    &Patch {
+                        path: path.clone(),
+                        ..Default::default()
+                    },
+                )?;
             }
             if !s.patches.trim().is_empty() {
-                apply_patch(ldr, rs, &Patch { patch: s.patches.clone(), ..Default::default() })?;
+                apply_patch(
+                    ldr,
+                    rs,
+                    &Patch {
+                        patch: s.patches.clone(),
+                        ..Default::default()
+                    },
+                )?;
             }
             Ok(())
         }

@@ -6,5 +6,8 @@ use crate::load::Loader;
 use crate::resource::Resource;
 
 pub fn apply(_rs: &mut [Resource], _reps: &[ReplacementOrPath], _ldr: &Loader) -> Result<()> {
-    Err(Error::Unsupported { field: "replacements".into(), reason: "not implemented yet".into() })
+    Err(Error::Unsupported {
+        field: "replacements".into(),
+        reason: "not implemented yet".into(),
+    })
 }

@@ -19,11 +19,19 @@ impl Gvk {
             Some((g, v)) => (g.to_string(), v.to_string()),
             None => (String::new(), api_version.to_string()),
         };
-        Gvk { group, version, kind: kind.to_string() }
+        Gvk {
+            group,
+            version,
+            kind: kind.to_string(),
+        }
     }
 
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// Empty selector fields match anything.
@@ -40,7 +48,13 @@ impl Gvk {
 
 impl fmt::Display for Gvk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let or = |s: &str, d: &'static str| if s.is_empty() { d.to_string() } else { s.to_string() };
+        let or = |s: &str, d: &'static str| {
+            if s.is_empty() {
+                d.to_string()
+            } else {
+                s.to_string()
+            }
+        };
         write!(
             f,
             "{}.{}.{}",
@@ -122,19 +136,33 @@ impl ResId {
     /// Equality as kustomize defines it: "" and "default" are the same
     /// namespace.
     pub fn same_as(&self, o: &ResId) -> bool {
-        self.gvk == o.gvk && self.name == o.name && self.effective_namespace() == o.effective_namespace()
+        self.gvk == o.gvk
+            && self.name == o.name
+            && self.effective_namespace() == o.effective_namespace()
     }
 
     /// A key such that `a.same_as(b)` iff `a.key() == b.key()`.
     pub fn key(&self) -> (Gvk, String, String) {
-        (self.gvk.clone(), self.name.clone(), self.effective_namespace().to_string())
+        (
+            self.gvk.clone(),
+            self.name.clone(),
+            self.effective_namespace().to_string(),
+        )
     }
 }
 
 impl fmt::Display for ResId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = if self.namespace.is_empty() { "[noNs]" } else { &self.namespace };
-        let name = if self.name.is_empty() { "[noName]" } else { &self.name };
+        let ns = if self.namespace.is_empty() {
+            "[noNs]"
+        } else {
+            &self.namespace
+        };
+        let name = if self.name.is_empty() {
+            "[noName]"
+        } else {
+            &self.name
+        };
         write!(f, "{}/{}.{}", self.gvk, name, ns)
     }
 }
@@ -171,7 +199,10 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(obj: Map<String, Value>) -> Self {
-        Resource { obj, build: BuildInfo::default() }
+        Resource {
+            obj,
+            build: BuildInfo::default(),
+        }
     }
 
     fn str_at(&self, a: &str) -> &str {
@@ -179,7 +210,11 @@ impl Resource {
     }
 
     fn meta_str(&self, a: &str) -> &str {
-        self.obj.get("metadata").and_then(|m| m.get(a)).and_then(Value::as_str).unwrap_or("")
+        self.obj
+            .get("metadata")
+            .and_then(|m| m.get(a))
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     pub fn kind(&self) -> &str {
@@ -203,7 +238,11 @@ impl Resource {
     }
 
     pub fn cur_id(&self) -> ResId {
-        ResId { gvk: self.gvk(), name: self.name().to_string(), namespace: self.namespace().to_string() }
+        ResId {
+            gvk: self.gvk(),
+            name: self.name().to_string(),
+            namespace: self.namespace().to_string(),
+        }
     }
 
     pub fn prev_ids(&self) -> Vec<ResId> {
@@ -212,7 +251,10 @@ impl Resource {
             .prev
             .iter()
             .map(|(k, n, ns)| ResId {
-                gvk: Gvk { kind: k.clone(), ..base.clone() },
+                gvk: Gvk {
+                    kind: k.clone(),
+                    ..base.clone()
+                },
                 name: n.clone(),
                 namespace: ns.clone(),
             })
@@ -220,7 +262,10 @@ impl Resource {
     }
 
     pub fn org_id(&self) -> ResId {
-        self.prev_ids().into_iter().next().unwrap_or_else(|| self.cur_id())
+        self.prev_ids()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.cur_id())
     }
 
     pub fn store_previous_id(&mut self) {
@@ -229,8 +274,21 @@ impl Resource {
         self.build.prev.push((id.gvk.kind, id.name, ns));
     }
 
+    /// Lends the object as a `Value`, for code that walks field paths.
+    pub fn with_value<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> R {
+        let mut v = Value::Object(std::mem::take(&mut self.obj));
+        let out = f(&mut v);
+        if let Value::Object(m) = v {
+            self.obj = m;
+        }
+        out
+    }
+
     pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
-        let m = self.obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        let m = self
+            .obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
         if !m.is_object() {
             *m = Value::Object(Map::new());
         }
@@ -241,14 +299,16 @@ impl Resource {
     }
 
     pub fn set_name(&mut self, name: &str) {
-        self.metadata_mut().insert("name".into(), Value::String(name.into()));
+        self.metadata_mut()
+            .insert("name".into(), Value::String(name.into()));
     }
 
     pub fn set_namespace(&mut self, ns: &str) {
         if ns.is_empty() {
             self.metadata_mut().remove("namespace");
         } else {
-            self.metadata_mut().insert("namespace".into(), Value::String(ns.into()));
+            self.metadata_mut()
+                .insert("namespace".into(), Value::String(ns.into()));
         }
     }
 
@@ -271,7 +331,9 @@ impl Resource {
 
     pub fn set_annotation(&mut self, k: &str, v: &str) {
         let meta = self.metadata_mut();
-        let a = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+        let a = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(a) = a {
             a.insert(k.into(), Value::String(v.into()));
         }

@@ -2,13 +2,29 @@
 
 use serde_json::Value;
 
-use crate::patch::strategic_merge::{inferred_strategy, ListStrategy, Schema};
+use crate::patch::strategic_merge::{ListStrategy, Schema, inferred_strategy};
 
 const BUILTIN_GROUPS: &[&str] = &[
-    "", "apps", "batch", "autoscaling", "policy", "rbac.authorization.k8s.io", "networking.k8s.io",
-    "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io",
-    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io",
-    "events.k8s.io", "flowcontrol.apiserver.k8s.io", "extensions", "resource.k8s.io",
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "storage.k8s.io",
+    "admissionregistration.k8s.io",
+    "apiextensions.k8s.io",
+    "apiregistration.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
+    "discovery.k8s.io",
+    "node.k8s.io",
+    "certificates.k8s.io",
+    "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io",
+    "extensions",
+    "resource.k8s.io",
 ];
 
 pub struct Builtin {
@@ -19,7 +35,10 @@ pub struct Builtin {
 
 impl Builtin {
     pub fn for_group(group: &str, custom: Vec<(String, ListStrategy)>) -> Self {
-        Builtin { known_type: BUILTIN_GROUPS.contains(&group), custom }
+        Builtin {
+            known_type: BUILTIN_GROUPS.contains(&group),
+            custom,
+        }
     }
 }
 
@@ -36,16 +55,32 @@ impl Schema for Builtin {
         if !self.known_type {
             return inferred_strategy(dest, patch);
         }
-        let parent = if path.len() >= 2 { path[path.len() - 2] } else { "" };
+        let parent = if path.len() >= 2 {
+            path[path.len() - 2]
+        } else {
+            ""
+        };
         match field {
-            "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-            | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "webhooks" => keys(&["name"]),
+            "containers"
+            | "initContainers"
+            | "ephemeralContainers"
+            | "env"
+            | "volumes"
+            | "imagePullSecrets"
+            | "resourceClaims"
+            | "schedulingGates"
+            | "webhooks" => keys(&["name"]),
             "secrets" if parent.is_empty() => keys(&["name"]),
             "volumeMounts" => keys(&["mountPath"]),
             "volumeDevices" => keys(&["devicePath"]),
             "hostAliases" => keys(&["ip"]),
             "topologySpreadConstraints" => keys(&["topologyKey", "whenUnsatisfiable"]),
-            "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => {
+            "ports"
+                if matches!(
+                    parent,
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) =>
+            {
                 keys(&["containerPort", "protocol"])
             }
             "ports" if parent == "spec" => keys(&["port", "protocol"]),

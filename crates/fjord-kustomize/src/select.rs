@@ -54,11 +54,19 @@ fn split_top(s: &str) -> Vec<String> {
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn parse_set(s: &str) -> Vec<String> {
-    s.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(|x| x.trim().to_string()).collect()
+    s.trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .map(|x| x.trim().to_string())
+        .collect()
 }
 
 pub fn parse_label_selector(s: &str) -> Result<Vec<Req>> {
@@ -76,10 +84,15 @@ pub fn parse_label_selector(s: &str) -> Result<Vec<Req>> {
             Req::NotIn(k.trim().into(), parse_set(v))
         } else if let Some((k, v)) = term.split_once(" in ") {
             Req::In(k.trim().into(), parse_set(v))
-        } else if term.chars().all(|c| c.is_alphanumeric() || "-_./".contains(c)) {
+        } else if term
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_./".contains(c))
+        {
             Req::Exists(term)
         } else {
-            return Err(Error::invalid(format!("unable to parse requirement '{term}' in selector '{s}'")));
+            return Err(Error::invalid(format!(
+                "unable to parse requirement '{term}' in selector '{s}'"
+            )));
         };
         out.push(req);
     }
@@ -114,10 +127,16 @@ impl Compiled {
     pub fn matches(&self, r: &Resource) -> bool {
         let cur = r.cur_id();
         let org = r.org_id();
-        let m = |re: &Option<Regex>, a: &str, b: &str| re.as_ref().is_none_or(|re| re.is_match(a) || re.is_match(b));
+        let m = |re: &Option<Regex>, a: &str, b: &str| {
+            re.as_ref()
+                .is_none_or(|re| re.is_match(a) || re.is_match(b))
+        };
         let one = |re: &Option<Regex>, a: &str| re.as_ref().is_none_or(|re| re.is_match(a));
-        m(&self.namespace, org.effective_namespace(), cur.effective_namespace())
-            && m(&self.name, &org.name, &cur.name)
+        m(
+            &self.namespace,
+            org.effective_namespace(),
+            cur.effective_namespace(),
+        ) && m(&self.name, &org.name, &cur.name)
             && one(&self.group, &cur.gvk.group)
             && one(&self.version, &cur.gvk.version)
             && one(&self.kind, &cur.gvk.kind)

@@ -3,17 +3,38 @@
 
 use std::cmp::Ordering;
 
-use crate::kustomization::SortOptions;
 use crate::error::{Error, Result};
+use crate::kustomization::SortOptions;
 use crate::resource::{Gvk, ResId, Resource};
 
 pub const ORDER_FIRST: [&str; 22] = [
-    "Namespace", "ResourceQuota", "StorageClass", "CustomResourceDefinition", "ServiceAccount",
-    "PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap",
-    "Secret", "Endpoints", "Service", "LimitRange", "PriorityClass", "PersistentVolume",
-    "PersistentVolumeClaim", "Deployment", "StatefulSet", "CronJob", "PodDisruptionBudget",
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
 ];
-pub const ORDER_LAST: [&str; 2] = ["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+pub const ORDER_LAST: [&str; 2] = [
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
 
 fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
     if let Some(i) = first.iter().position(|k| k == kind) {
@@ -26,12 +47,26 @@ fn rank(kind: &str, first: &[String], last: &[String]) -> i64 {
 }
 
 fn gvk_sort_string(g: &Gvk) -> String {
-    let or = |s: &str, d: &str| if s.is_empty() { d.to_string() } else { s.to_string() };
-    format!("{}_{}_{}", or(&g.group, "~G"), or(&g.version, "~V"), or(&g.kind, "~K"))
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    format!(
+        "{}_{}_{}",
+        or(&g.group, "~G"),
+        or(&g.version, "~V"),
+        or(&g.kind, "~K")
+    )
 }
 
 fn default_lists() -> (Vec<String>, Vec<String>) {
-    (ORDER_FIRST.iter().map(|s| s.to_string()).collect(), ORDER_LAST.iter().map(|s| s.to_string()).collect())
+    (
+        ORDER_FIRST.iter().map(|s| s.to_string()).collect(),
+        ORDER_LAST.iter().map(|s| s.to_string()).collect(),
+    )
 }
 
 /// The order kustomize uses for field specs and transformer configs.
@@ -51,14 +86,19 @@ fn legacy_gvk_cmp(a: &Gvk, b: &Gvk, first: &[String], last: &[String]) -> Orderi
         return ra.cmp(&rb);
     }
     let (sa, sb) = (gvk_sort_string(a), gvk_sort_string(b));
-    if a.kind == "Namespace" && b.kind == "Namespace" && (a.group.is_empty() || b.group.is_empty()) {
+    if a.kind == "Namespace" && b.kind == "Namespace" && (a.group.is_empty() || b.group.is_empty())
+    {
         return sb.cmp(&sa);
     }
     sa.cmp(&sb)
 }
 
 fn id_sort_string(id: &ResId) -> String {
-    let ns = if id.namespace.is_empty() { "~X" } else { &id.namespace };
+    let ns = if id.namespace.is_empty() {
+        "~X"
+    } else {
+        &id.namespace
+    };
     let nm = if id.name.is_empty() { "~N" } else { &id.name };
     format!("{}|{}|{}", id.gvk, ns, nm)
 }
@@ -66,7 +106,14 @@ fn id_sort_string(id: &ResId) -> String {
 pub fn apply(resources: &mut Vec<Resource>, opts: Option<&SortOptions>) -> Result<()> {
     let (order, legacy) = match opts {
         None => ("legacy", None),
-        Some(o) => (if o.order.is_empty() { "fifo" } else { o.order.as_str() }, o.legacy_sort_options.as_ref()),
+        Some(o) => (
+            if o.order.is_empty() {
+                "fifo"
+            } else {
+                o.order.as_str()
+            },
+            o.legacy_sort_options.as_ref(),
+        ),
     };
     match order {
         "fifo" => {

@@ -10,7 +10,10 @@ use crate::resource::{Gvk, Resource};
 
 pub fn add(vars: &mut Vec<Var>, v: Var) -> Result<()> {
     if vars.iter().any(|x| x.name == v.name) {
-        return Err(Error::invalid(format!("var '{}' already encountered", v.name)));
+        return Err(Error::invalid(format!(
+            "var '{}' already encountered",
+            v.name
+        )));
     }
     vars.push(v);
     Ok(())
@@ -21,7 +24,11 @@ fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
     let want = if !o.api_version.is_empty() {
         Gvk::from_api_version(&o.api_version, &o.kind)
     } else {
-        Gvk { group: o.group.clone(), version: o.version.clone(), kind: o.kind.clone() }
+        Gvk {
+            group: o.group.clone(),
+            version: o.version.clone(),
+            kind: o.kind.clone(),
+        }
     };
     let hits: Vec<&Resource> = rs
         .iter()
@@ -29,7 +36,8 @@ fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
             let mut ids = r.prev_ids();
             ids.push(r.cur_id());
             ids.iter().any(|id| {
-                id.gvk.is_selected_by(&want.group, &want.version, &want.kind)
+                id.gvk
+                    .is_selected_by(&want.group, &want.version, &want.kind)
                     && id.name == o.name
                     && (o.namespace.is_empty() || id.effective_namespace() == o.namespace)
             })
@@ -50,11 +58,20 @@ fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
             )));
         }
     };
-    let path = if v.fieldref.fieldpath.is_empty() { "metadata.name" } else { &v.fieldref.fieldpath };
+    let path = if v.fieldref.fieldpath.is_empty() {
+        "metadata.name"
+    } else {
+        &v.fieldref.fieldpath
+    };
     let obj = Value::Object(r.obj.clone());
-    fieldspec::get(&obj, &parse_field_path(path)).cloned().ok_or_else(|| {
-        Error::invalid(format!("field specified in var '{}' not found in corresponding resource: {path}", v.name))
-    })
+    fieldspec::get(&obj, &parse_field_path(path))
+        .cloned()
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "field specified in var '{}' not found in corresponding resource: {path}",
+                v.name
+            ))
+        })
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -128,7 +145,11 @@ pub fn resolve(rs: &mut [Resource], vars: &[Var], cfg: &TransformerConfig) -> Re
     for r in rs.iter_mut() {
         let gvk = r.gvk();
         let mut obj = Value::Object(std::mem::take(&mut r.obj));
-        for fs in cfg.var_reference.iter().filter(|fs| gvk.is_selected_by(&fs.group, &fs.version, &fs.kind)) {
+        for fs in cfg
+            .var_reference
+            .iter()
+            .filter(|fs| gvk.is_selected_by(&fs.group, &fs.version, &fs.kind))
+        {
             let mut f = |node: &mut Value| -> Result<()> {
                 expand_node(node, &lookup);
                 Ok(())

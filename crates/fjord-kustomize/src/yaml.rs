@@ -60,9 +60,17 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
     }
     fn visit_f64<E>(self, f: f64) -> std::result::Result<Value, E> {
         // JSON has no NaN or infinities; keep their YAML spelling.
-        Ok(serde_json::Number::from_f64(f).map(Value::Number).unwrap_or_else(|| {
-            Value::String(if f.is_nan() { ".nan".into() } else if f > 0.0 { ".inf".into() } else { "-.inf".into() })
-        }))
+        Ok(serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or_else(|| {
+                Value::String(if f.is_nan() {
+                    ".nan".into()
+                } else if f > 0.0 {
+                    ".inf".into()
+                } else {
+                    "-.inf".into()
+                })
+            }))
     }
     fn visit_str<E>(self, s: &str) -> std::result::Result<Value, E> {
         Ok(Value::String(s.to_string()))
@@ -73,14 +81,20 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
         Loose::deserialize(d).map(|l| l.0)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
         let mut out = Vec::new();
         while let Some(Loose(v)) = seq.next_element()? {
             out.push(v);
         }
         Ok(Value::Array(out))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
         let mut out = Map::new();
         let mut merges = Vec::new();
         while let Some((Loose(k), Loose(v))) = map.next_entry()? {
@@ -110,7 +124,10 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
         }
         Ok(Value::Object(out))
     }
-    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> std::result::Result<Value, A::Error> {
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(
+        self,
+        data: A,
+    ) -> std::result::Result<Value, A::Error> {
         use serde::de::VariantAccess;
         let (_tag, variant): (String, _) = data.variant()?;
         variant.newtype_variant::<Loose>().map(|l| l.0)
@@ -130,4 +147,3 @@ pub fn parse_one(text: &str, path: &Path) -> Result<Value> {
         }),
     }
 }
-

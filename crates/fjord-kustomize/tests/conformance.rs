@@ -29,12 +29,18 @@ fn parse(text: &str) -> Result<Vec<Value>, String> {
 
 /// Runs one case; `Err` carries a one-line reason.
 fn run_case(case: &Path) -> Result<(), String> {
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(case.join("meta.json")).map_err(|e| e.to_string())?)
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(case.join("meta.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let input = case
+        .join("input")
+        .canonicalize()
         .map_err(|e| e.to_string())?;
-    let input = case.join("input").canonicalize().map_err(|e| e.to_string())?;
     let dir = input.join(meta["dir"].as_str().unwrap_or("."));
-    let result = std::panic::catch_unwind(|| fjord_kustomize::build_yaml(&dir, &Default::default()))
-        .map_err(|_| "panicked".to_string())?;
+    let result =
+        std::panic::catch_unwind(|| fjord_kustomize::build_yaml(&dir, &Default::default()))
+            .map_err(|_| "panicked".to_string())?;
     let expected_err = case.join("expected-error.txt");
     if expected_err.exists() {
         let msg = match result {
@@ -49,9 +55,15 @@ fn run_case(case: &Path) -> Result<(), String> {
         }
         return Ok(());
     }
-    let out = result.map_err(|e| format!("build failed: {}", e.to_string().replace(&input.display().to_string(), "")))?;
+    let out = result.map_err(|e| {
+        format!(
+            "build failed: {}",
+            e.to_string().replace(&input.display().to_string(), "")
+        )
+    })?;
     let got = parse(&out).map_err(|e| format!("output does not parse: {e}"))?;
-    let want = parse(&std::fs::read_to_string(case.join("expected.yaml")).map_err(|e| e.to_string())?)?;
+    let want =
+        parse(&std::fs::read_to_string(case.join("expected.yaml")).map_err(|e| e.to_string())?)?;
     if got.len() != want.len() {
         return Err(format!("{} documents, expected {}", got.len(), want.len()));
     }
@@ -68,7 +80,9 @@ fn first_diff(a: &Value, b: &Value, path: &str) -> String {
         (Value::Object(x), Value::Object(y)) => {
             for k in x.keys().chain(y.keys()) {
                 match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) if p != q => return first_diff(p, q, &format!("{path}/{k}")),
+                    (Some(p), Some(q)) if p != q => {
+                        return first_diff(p, q, &format!("{path}/{k}"));
+                    }
                     (None, Some(_)) => return format!("{path}/{k} missing in actual"),
                     (Some(_), None) => return format!("{path}/{k} unexpected in actual"),
                     _ => {}
@@ -92,12 +106,26 @@ fn first_diff(a: &Value, b: &Value, path: &str) -> String {
 fn conformance() {
     let root = cases_dir();
     let quarantine = read_list(&root.join("quarantine.txt"));
-    let gaps = read_list(&root.parent().map(|p| p.join("known-gaps.txt")).unwrap_or_default());
+    let gaps = read_list(
+        &root
+            .parent()
+            .map(|p| p.join("known-gaps.txt"))
+            .unwrap_or_default(),
+    );
     let mut names: Vec<String> = std::fs::read_dir(&root)
-        .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().join("meta.json").exists()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("meta.json").exists())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
-    assert!(!names.is_empty(), "no conformance cases found under {}", root.display());
+    assert!(
+        !names.is_empty(),
+        "no conformance cases found under {}",
+        root.display()
+    );
     let (mut passed, mut failed) = (0, 0);
     let mut problems = Vec::new();
     for name in names.iter().filter(|n| !quarantine.contains_key(*n)) {
@@ -110,9 +138,15 @@ fn conformance() {
             }
             Err(reason) => {
                 failed += 1;
-                println!("FAIL {name}: {}", reason.chars().take(400).collect::<String>());
+                println!(
+                    "FAIL {name}: {}",
+                    reason.chars().take(400).collect::<String>()
+                );
                 if !gaps.contains_key(name) {
-                    problems.push(format!("{name}: {}", reason.chars().take(400).collect::<String>()));
+                    problems.push(format!(
+                        "{name}: {}",
+                        reason.chars().take(400).collect::<String>()
+                    ));
                 }
             }
         }
@@ -123,5 +157,9 @@ fn conformance() {
         }
     }
     println!("{passed} passed, {failed} failed");
-    assert!(problems.is_empty(), "conformance regressions:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "conformance regressions:\n{}",
+        problems.join("\n")
+    );
 }

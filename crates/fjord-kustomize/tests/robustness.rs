@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use fjord_kustomize::patch::{json6902, strategic_merge};
 use fjord_kustomize::BuiltinSchema;
+use fjord_kustomize::patch::{json6902, strategic_merge};
 use proptest::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 fn arb_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -14,19 +14,23 @@ fn arb_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         "[a-z$/~0-9 ]{0,8}".prop_map(Value::String),
-        prop_oneof![Just("delete"), Just("replace"), Just("merge")].prop_map(|s| Value::String(s.into())),
+        prop_oneof![Just("delete"), Just("replace"), Just("merge")]
+            .prop_map(|s| Value::String(s.into())),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
             prop::collection::vec(
-                (prop_oneof![
-                    "[a-z]{1,6}".prop_map(String::from),
-                    Just("$patch".to_string()),
-                    Just("name".to_string()),
-                    Just("containers".to_string()),
-                    Just("$deleteFromPrimitiveList/args".to_string()),
-                ], inner),
+                (
+                    prop_oneof![
+                        "[a-z]{1,6}".prop_map(String::from),
+                        Just("$patch".to_string()),
+                        Just("name".to_string()),
+                        Just("containers".to_string()),
+                        Just("$deleteFromPrimitiveList/args".to_string()),
+                    ],
+                    inner
+                ),
                 0..5
             )
             .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
@@ -36,11 +40,16 @@ fn arb_value() -> impl Strategy<Value = Value> {
 
 /// Plain data: no `$` directives anywhere.
 fn arb_plain() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![any::<bool>().prop_map(Value::Bool), any::<i64>().prop_map(Value::from), "[a-z ]{0,8}".prop_map(Value::String)];
+    let leaf = prop_oneof![
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[a-z ]{0,8}".prop_map(Value::String)
+    ];
     leaf.prop_recursive(3, 32, 5, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec(("[a-z]{1,6}", inner), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            prop::collection::vec(("[a-z]{1,6}", inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }

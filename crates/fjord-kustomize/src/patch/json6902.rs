@@ -16,22 +16,40 @@ pub struct Operation {
 /// a JSON patch.
 pub fn parse(text: &str, source: &std::path::Path) -> Result<Option<Vec<Operation>>> {
     let v = crate::yaml::parse_one(text, source)?;
-    let Value::Array(items) = v else { return Ok(None) };
+    let Value::Array(items) = v else {
+        return Ok(None);
+    };
     let mut ops = Vec::with_capacity(items.len());
     for (i, it) in items.into_iter().enumerate() {
         let Value::Object(mut m) = it else {
-            return Err(Error::invalid(format!("{}: JSON patch operation {i} is not a mapping", source.display())));
+            return Err(Error::invalid(format!(
+                "{}: JSON patch operation {i} is not a mapping",
+                source.display()
+            )));
         };
-        let s = |m: &serde_json::Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+        let s = |m: &serde_json::Map<String, Value>, k: &str| {
+            m.get(k).and_then(Value::as_str).map(str::to_string)
+        };
         let Some(op) = s(&m, "op") else {
-            return Err(Error::invalid(format!("{}: JSON patch operation {i} has no 'op'", source.display())));
+            return Err(Error::invalid(format!(
+                "{}: JSON patch operation {i} has no 'op'",
+                source.display()
+            )));
         };
         let Some(path) = s(&m, "path") else {
-            return Err(Error::invalid(format!("{}: JSON patch operation {i} has no 'path'", source.display())));
+            return Err(Error::invalid(format!(
+                "{}: JSON patch operation {i} has no 'path'",
+                source.display()
+            )));
         };
         let from = s(&m, "from");
         let value = m.remove("value");
-        ops.push(Operation { op, path, from, value });
+        ops.push(Operation {
+            op,
+            path,
+            from,
+            value,
+        });
     }
     Ok(Some(ops))
 }
@@ -45,7 +63,9 @@ fn tokens(path: &str) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(Error::invalid(format!("JSON pointer '{path}' must start with '/'")));
+        return Err(Error::invalid(format!(
+            "JSON pointer '{path}' must start with '/'"
+        )));
     };
     Ok(rest.split('/').map(unescape).collect())
 }
@@ -89,45 +109,69 @@ fn add(doc: &mut Value, path: &str, value: Value) -> Result<()> {
             Ok(())
         }
         Value::Array(a) => {
-            let i = if last == "-" { a.len() } else { index(last, a.len() + 1, path)? };
+            let i = if last == "-" {
+                a.len()
+            } else {
+                index(last, a.len() + 1, path)?
+            };
             a.insert(i, value);
             Ok(())
         }
-        _ => Err(Error::invalid(format!("JSON patch path '{path}': parent is not a container"))),
+        _ => Err(Error::invalid(format!(
+            "JSON patch path '{path}': parent is not a container"
+        ))),
     }
 }
 
 fn index(t: &str, len: usize, path: &str) -> Result<usize> {
     match t.parse::<usize>() {
         Ok(i) if i < len => Ok(i),
-        _ => Err(Error::invalid(format!("JSON patch path '{path}': index '{t}' out of bounds"))),
+        _ => Err(Error::invalid(format!(
+            "JSON patch path '{path}': index '{t}' out of bounds"
+        ))),
     }
 }
 
 fn remove(doc: &mut Value, path: &str) -> Result<Value> {
     let toks = tokens(path)?;
     let Some((last, parents)) = toks.split_last() else {
-        return Err(Error::invalid("JSON patch cannot remove the whole document"));
+        return Err(Error::invalid(
+            "JSON patch cannot remove the whole document",
+        ));
     };
     match parent_mut(doc, parents, path)? {
-        Value::Object(m) => m
-            .shift_remove(last)
-            .ok_or_else(|| Error::invalid(format!("Unable to remove nonexistent key: {last}: missing value at '{path}'"))),
+        Value::Object(m) => m.shift_remove(last).ok_or_else(|| {
+            Error::invalid(format!(
+                "Unable to remove nonexistent key: {last}: missing value at '{path}'"
+            ))
+        }),
         Value::Array(a) => {
             let i = index(last, a.len(), path)?;
             Ok(a.remove(i))
         }
-        _ => Err(Error::invalid(format!("JSON patch path '{path}': parent is not a container"))),
+        _ => Err(Error::invalid(format!(
+            "JSON patch path '{path}': parent is not a container"
+        ))),
     }
 }
 
 pub fn apply(doc: &mut Value, ops: &[Operation]) -> Result<()> {
     for o in ops {
         let need_value = || {
-            o.value.clone().ok_or_else(|| Error::invalid(format!("JSON patch '{}' at '{}' has no value", o.op, o.path)))
+            o.value.clone().ok_or_else(|| {
+                Error::invalid(format!(
+                    "JSON patch '{}' at '{}' has no value",
+                    o.op, o.path
+                ))
+            })
         };
         let need_from = || {
-            o.from.clone().ok_or_else(|| Error::invalid(format!("JSON patch '{}' at '{}' has no 'from'", o.op, o.path)))
+            o.from.clone().ok_or_else(|| {
+                Error::invalid(format!(
+                    "JSON patch '{}' at '{}' has no 'from'",
+                    o.op, o.path
+                ))
+            })
         };
         match o.op.as_str() {
             "add" => add(doc, &o.path, need_value()?)?,
@@ -136,7 +180,10 @@ pub fn apply(doc: &mut Value, ops: &[Operation]) -> Result<()> {
             }
             "replace" => {
                 remove(doc, &o.path).map_err(|_| {
-                    Error::invalid(format!("replace operation does not apply: doc is missing key: {}", o.path))
+                    Error::invalid(format!(
+                        "replace operation does not apply: doc is missing key: {}",
+                        o.path
+                    ))
                 })?;
                 add(doc, &o.path, need_value()?)?;
             }
@@ -150,10 +197,17 @@ pub fn apply(doc: &mut Value, ops: &[Operation]) -> Result<()> {
             }
             "test" => {
                 if get(doc, &o.path)? != need_value()? {
-                    return Err(Error::invalid(format!("JSON patch test failed at '{}'", o.path)));
+                    return Err(Error::invalid(format!(
+                        "JSON patch test failed at '{}'",
+                        o.path
+                    )));
                 }
             }
-            other => return Err(Error::invalid(format!("unknown JSON patch operation '{other}'"))),
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown JSON patch operation '{other}'"
+                )));
+            }
         }
     }
     Ok(())

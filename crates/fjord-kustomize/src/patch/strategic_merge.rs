@@ -26,7 +26,15 @@ pub trait Schema {
 }
 
 /// Keys kyaml tries, in order, when no schema names a merge key.
-const INFERRED_KEYS: [&str; 7] = ["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
+const INFERRED_KEYS: [&str; 7] = [
+    "mountPath",
+    "devicePath",
+    "ip",
+    "type",
+    "topologyKey",
+    "name",
+    "containerPort",
+];
 
 pub fn inferred_strategy(dest: &[Value], patch: &[Value]) -> ListStrategy {
     for list in [dest, patch] {
@@ -55,7 +63,9 @@ fn directive(m: &Map<String, Value>) -> Result<Directive> {
             "delete" => Ok(Directive::Delete),
             "replace" => Ok(Directive::Replace),
             "merge" => Ok(Directive::Merge),
-            other => Err(Error::invalid(format!("unknown patch directive '$patch: {other}'"))),
+            other => Err(Error::invalid(format!(
+                "unknown patch directive '$patch: {other}'"
+            ))),
         },
         Some(other) => Err(Error::invalid(format!("invalid '$patch' value {other}"))),
     }
@@ -112,11 +122,15 @@ fn merge_value<'a>(
             };
             let mut out = dm.clone();
             for (k, pv) in pm {
-                if k == DIRECTIVE || k.starts_with("$setElementOrder/") || k.starts_with("$retainKeys") {
+                if k == DIRECTIVE
+                    || k.starts_with("$setElementOrder/")
+                    || k.starts_with("$retainKeys")
+                {
                     continue;
                 }
                 if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-                    if let (Some(Value::Array(cur)), Value::Array(gone)) = (out.get_mut(field), pv) {
+                    if let (Some(Value::Array(cur)), Value::Array(gone)) = (out.get_mut(field), pv)
+                    {
                         cur.retain(|x| !gone.contains(x));
                     }
                     continue;
@@ -141,7 +155,9 @@ fn merge_value<'a>(
             };
             // A `- $patch: replace` element replaces the whole list with the
             // other patch elements.
-            if pa.iter().any(|e| matches!(e, Value::Object(m) if matches!(directive(m), Ok(Directive::Replace)))) {
+            if pa.iter().any(
+                |e| matches!(e, Value::Object(m) if matches!(directive(m), Ok(Directive::Replace))),
+            ) {
                 let rest: Vec<Value> = pa
                     .iter()
                     .filter(|e| !matches!(e, Value::Object(m) if m.contains_key(DIRECTIVE)))
@@ -177,7 +193,11 @@ fn key_of(v: &Value, keys: &[String]) -> Option<Vec<String>> {
             Some(other) => other.to_string(),
         })
         .collect();
-    if vals.iter().all(String::is_empty) { None } else { Some(vals) }
+    if vals.iter().all(String::is_empty) {
+        None
+    } else {
+        Some(vals)
+    }
 }
 
 /// Keys match when every key present on both sides is equal (a missing

@@ -16,8 +16,14 @@ pub fn split(image: &str) -> (&str, &str, &str) {
     let colon = search.find(':');
     match (colon, at) {
         (None, None) => (image, "", ""),
-        (c, Some(d)) if c.is_none_or(|c| d < c) => (&image[..slash + d], "", &image[slash + d + 1..]),
-        (Some(c), Some(d)) => (&image[..slash + c], &image[slash + c + 1..slash + d], &image[slash + d + 1..]),
+        (c, Some(d)) if c.is_none_or(|c| d < c) => {
+            (&image[..slash + d], "", &image[slash + d + 1..])
+        }
+        (Some(c), Some(d)) => (
+            &image[..slash + c],
+            &image[slash + c + 1..slash + d],
+            &image[slash + d + 1..],
+        ),
         (Some(c), None) => (&image[..slash + c], &image[slash + c + 1..], ""),
         (None, Some(_)) => (image, "", ""),
     }
@@ -26,11 +32,15 @@ pub fn split(image: &str) -> (&str, &str, &str) {
 /// kustomize matches the configured name against the image without its tag
 /// or digest.
 pub fn matches(value: &str, name: &str) -> bool {
-    let Some(rest) = value.strip_prefix(name) else { return false };
+    let Some(rest) = value.strip_prefix(name) else {
+        return false;
+    };
     let rest = rest.strip_prefix("@sha256").unwrap_or(rest);
     match rest.strip_prefix(':') {
         None => rest.is_empty(),
-        Some(tag) => tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.{}-".contains(c)),
+        Some(tag) => tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.{}-".contains(c)),
     }
 }
 

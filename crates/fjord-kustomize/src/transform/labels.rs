@@ -9,40 +9,38 @@ use crate::fieldspec;
 use crate::kustomization::FieldSpec;
 use crate::resource::Resource;
 
-pub fn apply(resources: &mut [Resource], pairs: &IndexMap<String, String>, specs: &[FieldSpec]) -> Result<()> {
+pub fn apply(
+    resources: &mut [Resource],
+    pairs: &IndexMap<String, String>,
+    specs: &[FieldSpec],
+) -> Result<()> {
     if pairs.is_empty() {
         return Ok(());
     }
     for r in resources.iter_mut() {
         let gvk = r.org_id().gvk;
         let id = r.cur_id();
-        let mut obj = Value::Object(std::mem::take(&mut r.obj));
-        let mut result = Ok(());
-        for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {
-            let mut set = |node: &mut Value| -> Result<()> {
-                if node.is_null() {
-                    *node = Value::Object(Map::new());
-                }
-                let Value::Object(m) = node else {
-                    return Err(Error::Object {
-                        object: id.to_string(),
-                        message: format!("field '{}' is not a mapping", fs.path),
-                    });
+        r.with_value(|obj| -> Result<()> {
+            for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {
+                let mut set = |node: &mut Value| -> Result<()> {
+                    if node.is_null() {
+                        *node = Value::Object(Map::new());
+                    }
+                    let Value::Object(m) = node else {
+                        return Err(Error::Object {
+                            object: id.to_string(),
+                            message: format!("field '{}' is not a mapping", fs.path),
+                        });
+                    };
+                    for (k, v) in pairs {
+                        m.insert(k.clone(), Value::String(v.clone()));
+                    }
+                    Ok(())
                 };
-                for (k, v) in pairs {
-                    m.insert(k.clone(), Value::String(v.clone()));
-                }
-                Ok(())
-            };
-            if let Err(e) = fieldspec::visit_str(&mut obj, &fs.path, fs.create, &mut set) {
-                result = Err(e);
-                break;
+                fieldspec::visit_str(obj, &fs.path, fs.create, &mut set)?;
             }
-        }
-        if let Value::Object(m) = obj {
-            r.obj = m;
-        }
-        result?;
+            Ok(())
+        })?;
     }
     Ok(())
 }

@@ -20,7 +20,12 @@ fn skipped(kind: &str, group: &str) -> bool {
         || (kind == "APIService" && group == "apiregistration.k8s.io")
 }
 
-pub fn apply(resources: &mut [Resource], affix: &str, which: Affix, specs: &[FieldSpec]) -> Result<()> {
+pub fn apply(
+    resources: &mut [Resource],
+    affix: &str,
+    which: Affix,
+    specs: &[FieldSpec],
+) -> Result<()> {
     if affix.is_empty() {
         return Ok(());
     }

@@ -37,37 +37,31 @@ pub fn apply(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> Resul
             }
         }
         let api_version = r.api_version().to_string();
-        let mut obj = Value::Object(std::mem::take(&mut r.obj));
-        let mut result = Ok(());
-        for fs in specs {
-            if fs.path == "metadata/namespace"
-                || (fs.path == "metadata/name" && api_version != "v1")
-                || (is_binding && fs.path == "subjects/namespace")
-                || !super::selects(fs, &gvk)
-            {
-                continue;
-            }
-            let mut set = |node: &mut Value| -> Result<()> {
-                match node {
-                    Value::Null | Value::String(_) => {
-                        *node = Value::String(ns.to_string());
-                        Ok(())
-                    }
-                    _ => Err(Error::invalid(format!(
-                        "namespace field specs must target scalar nodes: '{}'",
-                        fs.path
-                    ))),
+        r.with_value(|obj| -> Result<()> {
+            for fs in specs {
+                if fs.path == "metadata/namespace"
+                    || (fs.path == "metadata/name" && api_version != "v1")
+                    || (is_binding && fs.path == "subjects/namespace")
+                    || !super::selects(fs, &gvk)
+                {
+                    continue;
                 }
-            };
-            if let Err(e) = fieldspec::visit_str(&mut obj, &fs.path, fs.create, &mut set) {
-                result = Err(e);
-                break;
+                let mut set = |node: &mut Value| -> Result<()> {
+                    match node {
+                        Value::Null | Value::String(_) => {
+                            *node = Value::String(ns.to_string());
+                            Ok(())
+                        }
+                        _ => Err(Error::invalid(format!(
+                            "namespace field specs must target scalar nodes: '{}'",
+                            fs.path
+                        ))),
+                    }
+                };
+                fieldspec::visit_str(obj, &fs.path, fs.create, &mut set)?;
             }
-        }
-        if let Value::Object(m) = obj {
-            r.obj = m;
-        }
-        result?;
+            Ok(())
+        })?;
     }
     let mut seen = HashSet::with_capacity(resources.len());
     for r in resources.iter() {
