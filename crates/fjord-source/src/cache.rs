@@ -105,8 +105,14 @@ impl RepoCache {
         self.root.join("repos").join(mirror_name(repo.url()))
     }
 
-    pub(crate) fn tmp_dir(&self) -> PathBuf {
-        self.root.join("tmp")
+    /// A fresh private directory on the cache's file system, so what is
+    /// built in it can be renamed into place atomically.
+    pub(crate) fn scratch_dir(&self, prefix: &str) -> Result<tempfile::TempDir, SourceError> {
+        let tmp = self.root.join("tmp");
+        tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&tmp)
+            .map_err(|e| SourceError::io("create directory in", &tmp, e))
     }
 
     fn slot(&self, repo: &Repo) -> Arc<Slot> {
@@ -175,6 +181,7 @@ impl RepoCache {
 
     async fn fetch_now(&self, repo: &Repo) -> Result<(), SourceError> {
         let mirror = self.ensure_mirror(repo).await?;
+        remove_stale_locks(&mirror);
         let started = std::time::Instant::now();
         self.git
             .run(
@@ -207,10 +214,7 @@ impl RepoCache {
         if mirror.join("objects").is_dir() {
             return Ok(mirror);
         }
-        let tmp = tempfile::Builder::new()
-            .prefix("mirror-")
-            .tempdir_in(self.tmp_dir())
-            .map_err(|e| SourceError::io("create directory in", &self.tmp_dir(), e))?;
+        let tmp = self.scratch_dir("mirror-")?;
         let target = tmp.path().join("repo.git");
         self.git
             .run(Invocation::new(
@@ -349,6 +353,36 @@ impl RepoCache {
             .run(Invocation::new(repo, ["update-ref", LOCAL_HEAD, commit]).git_dir(&mirror))
             .await
             .map(|_| ())
+    }
+}
+
+/// Lock files a git process leaves when it is killed (on a time-out, or
+/// with the whole process) would fail every later fetch. Only a fetch
+/// writes to a mirror, and the caller holds the repository's fetch lock, so
+/// any lock found here is stale.
+fn remove_stale_locks(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            let name = entry.file_name();
+            // Objects are written under temporary names, never `.lock`.
+            if name != "objects" {
+                remove_stale_locks(&path);
+            }
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::warn!(path = %path.display(), "removed stale git lock"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove stale git lock")
+                }
+            }
+        }
     }
 }
 

@@ -46,10 +46,7 @@ impl RepoCache {
             touch(&tree);
             return Ok(tree);
         }
-        let tmp = tempfile::Builder::new()
-            .prefix("tree-")
-            .tempdir_in(self.tmp_dir())
-            .map_err(|e| SourceError::io("create directory in", &self.tmp_dir(), e))?;
+        let tmp = self.scratch_dir("tree-")?;
         let work = tmp.path().join("tree");
         std::fs::create_dir(&work).map_err(|e| SourceError::io("create", &work, e))?;
         let index = tmp.path().join("index");
@@ -107,10 +104,7 @@ impl RepoCache {
             }
             // Out of the way first, so no reader ever sees half a tree
             // under a commit's name.
-            let doomed = tempfile::Builder::new()
-                .prefix("old-")
-                .tempdir_in(self.tmp_dir())
-                .map_err(|e| SourceError::io("create directory in", &self.tmp_dir(), e))?;
+            let doomed = self.scratch_dir("old-")?;
             let from = dir.join(&commit);
             std::fs::rename(&from, doomed.path().join("tree"))
                 .map_err(|e| SourceError::io("move", &from, e))?;

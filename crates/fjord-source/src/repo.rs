@@ -365,6 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn a_token_without_a_user_goes_as_the_token_user() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let creds = RepoCredentials {
+            url: "https://h/r".into(),
+            password: Some("ghp_abc".into()),
+            ..Default::default()
+        };
+        let env = Repo::new("https://h/r")
+            .with_credentials(&creds)
+            .auth_env(dir.path())
+            .expect("env");
+        assert!(env.contains(&("FJORD_GIT_USERNAME".into(), DEFAULT_TOKEN_USER.into())));
+        assert!(!env.iter().any(|(k, _)| k == "GIT_CONFIG_COUNT"));
+    }
+
+    #[test]
     fn secrets_include_basic_header_form() {
         let repo = Repo::new("https://h/r").with_basic_auth("u", "p");
         let secrets = repo.secrets();

@@ -127,6 +127,18 @@ async fn fetch_is_incremental_and_sees_new_commits() {
     let tree = cache.checkout(&repo, &c4).await.expect("checkout");
     assert_eq!(read(&tree, "app/deploy.yaml"), "image: web:v3\n");
 
+    // A lock left by a killed git does not wedge the mirror.
+    let c5 = fx.commit("app/deploy.yaml", "image: web:v5\n", "fifth");
+    std::fs::write(cache.mirror_dir(&repo).join("refs/heads/main.lock"), "").expect("lock");
+    std::fs::write(cache.mirror_dir(&repo).join("packed-refs.lock"), "").expect("lock");
+    assert_eq!(
+        cache
+            .resolve(&repo, "main")
+            .await
+            .expect("after stale locks"),
+        c5
+    );
+
     // A deleted branch disappears from the mirror on the next fetch.
     git(fx.path(), &["branch", "-q", "-D", "release"]);
     cache.fetch(&repo).await.expect("fetch");
@@ -318,6 +330,30 @@ async fn git_daemon_transport() {
         &["push", "-q", bare.to_str().expect("utf-8"), "main"],
     );
     assert_eq!(cache.resolve(&repo, "main").await.expect("new main"), c4);
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // Accepts connections (the kernel does, from the backlog) and never
+    // says a word.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = RepoCache::with_options(
+        dir.path().join("cache"),
+        CacheOptions {
+            git_timeout: std::time::Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .expect("cache");
+    let repo = Repo::new(format!("git://127.0.0.1:{port}/apps.git"));
+    let started = std::time::Instant::now();
+    let err = cache.fetch(&repo).await.expect_err("silent server");
+    assert!(matches!(err, SourceError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(err.to_string().contains("fetch"), "{err}");
+    drop(listener);
 }
 
 const USER: &str = "deploy-bot";

@@ -82,76 +82,52 @@ fn github_push_verified_and_parsed() {
     assert!(!p.affects("https://github.com/acme/other", "HEAD"));
 }
 
+/// The error for a request that must be refused.
+fn refused(headers: &[(&str, &str)], body: &[u8]) -> WebhookError {
+    match parse_webhook(headers.iter().copied(), body, &secrets()) {
+        Ok(event) => panic!("accepted: {event:?}"),
+        Err(err) => err,
+    }
+}
+
+fn bad(provider: Provider) -> WebhookError {
+    WebhookError::BadSignature { provider }
+}
+
+fn missing(provider: Provider) -> WebhookError {
+    WebhookError::MissingSignature { provider }
+}
+
 #[test]
 fn github_bad_or_missing_signature_is_refused() {
     let body = fixture("github-push.json");
     let wrong = format!("sha256={}", hmac_hex("not-the-secret", &body));
-    let err = parse_webhook(
-        [
-            ("x-github-event", "push"),
-            ("x-hub-signature-256", wrong.as_str()),
-        ],
-        &body,
-        &secrets(),
-    )
-    .expect_err("bad signature");
-    assert_eq!(
-        err,
-        WebhookError::BadSignature {
-            provider: Provider::GitHub
-        }
-    );
-
-    // A body changed after signing fails too.
     let good = format!("sha256={}", hmac_hex("gh-secret", &body));
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
-    let err = parse_webhook(
-        [
-            ("x-github-event", "push"),
-            ("x-hub-signature-256", good.as_str()),
-        ],
-        &tampered,
-        &secrets(),
-    )
-    .expect_err("tampered body");
+    let event = ("x-github-event", "push");
+    let gh = Provider::GitHub;
     assert_eq!(
-        err,
-        WebhookError::BadSignature {
-            provider: Provider::GitHub
-        }
+        refused(&[event, ("x-hub-signature-256", &wrong)], &body),
+        bad(gh)
     );
-
-    let err =
-        parse_webhook([("x-github-event", "push")], &body, &secrets()).expect_err("no signature");
+    // A body changed after signing fails too.
     assert_eq!(
-        err,
-        WebhookError::MissingSignature {
-            provider: Provider::GitHub
-        }
+        refused(&[event, ("x-hub-signature-256", &good)], &tampered),
+        bad(gh)
     );
-    let err = parse_webhook(
-        [
-            ("x-github-event", "push"),
-            ("x-hub-signature-256", "sha256=zz"),
-        ],
-        &body,
-        &secrets(),
-    )
-    .expect_err("not hex");
     assert_eq!(
-        err,
-        WebhookError::BadSignature {
-            provider: Provider::GitHub
-        }
+        refused(&[event, ("x-hub-signature-256", "sha256=zz")], &body),
+        bad(gh)
     );
+    assert_eq!(
+        refused(&[event, ("x-hub-signature-256", &good[7..])], &body),
+        bad(gh)
+    );
+    assert_eq!(refused(&[event], &body), missing(gh));
 
     // Without a configured secret the push is taken unverified.
-    let p = push(parse_webhook(
-        [("x-github-event", "push")],
-        &body,
-        &WebhookSecrets::default(),
-    ));
+    let p = push(parse_webhook([event], &body, &WebhookSecrets::default()));
     assert_eq!(p.branch.as_deref(), Some("main"));
 }
 
@@ -229,38 +205,14 @@ fn gitlab_push_with_token() {
     assert!(p.affects("ssh://git@gitlab.example.com/mike/diaspora", "release"));
     assert!(!p.affects("ssh://git@gitlab.example.com/mike/diaspora", "HEAD"));
 
+    let event = ("X-Gitlab-Event", "Push Hook");
     for token in ["gl-tokem", "gl-token-and-more", ""] {
-        let err = parse_webhook(
-            [("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", token)],
-            &body,
-            &secrets(),
-        )
-        .expect_err("wrong token");
-        assert_eq!(
-            err,
-            WebhookError::BadSignature {
-                provider: Provider::GitLab
-            },
-            "{token:?}"
-        );
+        let err = refused(&[event, ("X-Gitlab-Token", token)], &body);
+        assert_eq!(err, bad(Provider::GitLab), "{token:?}");
     }
-    let err =
-        parse_webhook([("X-Gitlab-Event", "Push Hook")], &body, &secrets()).expect_err("no token");
-    assert_eq!(
-        err,
-        WebhookError::MissingSignature {
-            provider: Provider::GitLab
-        }
-    );
-    let err = parse_webhook(
-        [
-            ("X-Gitlab-Event", "Merge Request Hook"),
-            ("X-Gitlab-Token", "gl-token"),
-        ],
-        &body,
-        &secrets(),
-    )
-    .expect_err("not a push");
+    assert_eq!(refused(&[event], &body), missing(Provider::GitLab));
+    let merge = ("X-Gitlab-Event", "Merge Request Hook");
+    let err = refused(&[merge, ("X-Gitlab-Token", "gl-token")], &body);
     assert!(matches!(
         err,
         WebhookError::UnsupportedEvent {
@@ -300,21 +252,13 @@ fn gitea_tag_push_with_signature() {
     assert!(!p.affects("http://localhost:3000/gitea/webhooks.git", "HEAD"));
 
     let wrong = hmac_hex("other", &body);
-    let err = parse_webhook(
-        [
-            ("X-Gitea-Event", "push"),
-            ("X-Gitea-Signature", wrong.as_str()),
-        ],
-        &body,
-        &secrets(),
-    )
-    .expect_err("bad signature");
+    let event = ("X-Gitea-Event", "push");
+    let gitea = Provider::Gitea;
     assert_eq!(
-        err,
-        WebhookError::BadSignature {
-            provider: Provider::Gitea
-        }
+        refused(&[event, ("X-Gitea-Signature", &wrong)], &body),
+        bad(gitea)
     );
+    assert_eq!(refused(&[event], &body), missing(gitea));
 }
 
 #[test]
