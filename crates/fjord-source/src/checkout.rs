@@ -68,10 +68,10 @@ impl RepoCache {
                     .env("GIT_WORK_TREE", &work),
             )
             .await?;
-        check_symlinks(&work, &work).map_err(|detail| SourceError::Output {
+        check_symlinks(&work, &work).map_err(|reason| SourceError::UnsafeTree {
             repo: repo.redacted_url(),
-            command: format!("checkout {commit}"),
-            detail,
+            commit: commit.clone(),
+            reason,
         })?;
         match std::fs::rename(&work, &tree) {
             Ok(()) => {}

@@ -100,11 +100,11 @@ pub enum SourceError {
         message: String,
     },
 
-    #[error("unexpected output from git {command} for {repo}: {detail}")]
-    Output {
+    #[error("commit {commit} of {repo} is not checked out: {reason}")]
+    UnsafeTree {
         repo: String,
-        command: String,
-        detail: String,
+        commit: String,
+        reason: String,
     },
 }
 

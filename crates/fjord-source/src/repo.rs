@@ -67,6 +67,22 @@ impl Repo {
         self
     }
 
+    /// Uses the credentials Argo CD would pick for this URL from the
+    /// `repository` and `repo-creds` Secrets (see [`credentials_for`]);
+    /// none match, no credentials.
+    ///
+    /// [`credentials_for`]: crate::credentials_for
+    pub fn with_credentials_from(
+        self,
+        repositories: &[RepoCredentials],
+        templates: &[RepoCredentials],
+    ) -> Self {
+        match crate::credentials::credentials_for(&self.url, repositories, templates) {
+            Some(creds) => self.with_credentials(&creds),
+            None => self,
+        }
+    }
+
     /// HTTP basic authentication (a token goes in `password`).
     pub fn with_basic_auth(
         mut self,
@@ -378,6 +394,26 @@ mod tests {
             .expect("env");
         assert!(env.contains(&("FJORD_GIT_USERNAME".into(), DEFAULT_TOKEN_USER.into())));
         assert!(!env.iter().any(|(k, _)| k == "GIT_CONFIG_COUNT"));
+    }
+
+    #[test]
+    fn credentials_picked_from_secrets() {
+        let template = RepoCredentials {
+            url: "git@github.com:acme".into(),
+            ssh_private_key: Some("KEY".into()),
+            insecure: true,
+            ..Default::default()
+        };
+        let repo = Repo::new("git@github.com:acme/apps.git")
+            .with_credentials_from(&[], &[template.clone()]);
+        assert_eq!(
+            repo.ssh_private_key.as_ref().map(SecretString::expose),
+            Some("KEY")
+        );
+        assert!(repo.insecure);
+        let other =
+            Repo::new("https://github.com/acme/apps").with_credentials_from(&[], &[template]);
+        assert_eq!(other, Repo::new("https://github.com/acme/apps"));
     }
 
     #[test]

@@ -241,6 +241,7 @@ async fn checkout_refuses_symlinks_out_of_the_repository() {
     let repo = Repo::new(file_url(fx.path()));
     let commit = cache.resolve(&repo, "main").await.expect("main");
     let err = cache.checkout(&repo, &commit).await.expect_err("refused");
+    assert!(matches!(err, SourceError::UnsafeTree { .. }), "{err:?}");
     assert!(err.to_string().contains("app/passwd"), "{err}");
     assert!(!cache.tree_dir(&commit).exists());
     // An in-repository link is fine.
