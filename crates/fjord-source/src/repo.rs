@@ -405,7 +405,7 @@ mod tests {
             ..Default::default()
         };
         let repo = Repo::new("git@github.com:acme/apps.git")
-            .with_credentials_from(&[], &[template.clone()]);
+            .with_credentials_from(&[], std::slice::from_ref(&template));
         assert_eq!(
             repo.ssh_private_key.as_ref().map(SecretString::expose),
             Some("KEY")
