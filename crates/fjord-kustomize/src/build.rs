@@ -17,7 +17,7 @@ use crate::resource::{Behavior, Resource};
 use crate::schema::Builtin;
 use crate::select::Compiled;
 use crate::transform::{images, labels, names, namespace, replicas};
-use crate::{nameref, plugins, replacements, sort, vars};
+use crate::{nameref, origin, plugins, replacements, sort, vars};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -90,6 +90,10 @@ impl Accumulator {
                 let old = &self.resources[i];
                 merge_meta(&mut res, old);
                 if b == Behavior::Merge {
+                    if let Some(o) = old.annotations().get(origin::ORIGIN_KEY).and_then(Value::as_str) {
+                        let o = o.to_string();
+                        res.set_annotation(origin::ORIGIN_KEY, &o);
+                    }
                     for field in ["data", "binaryData"] {
                         if let Some(Value::Object(old_data)) = old.obj.get(field) {
                             let mut merged = old_data.clone();
@@ -149,7 +153,8 @@ pub fn load_kustomization(ldr: &Loader) -> Result<(PathBuf, Kustomization)> {
         return Err(Error::MissingKustomization(ldr.root().to_path_buf()));
     };
     let (path, text) = ldr.read_string(f)?;
-    let k = Kustomization::parse(&text, &path)?;
+    let mut k = Kustomization::parse(&text, &path)?;
+    k.file_name = f.to_string();
     Ok((path, k))
 }
 
@@ -216,6 +221,9 @@ pub struct Builder {
     pub opts: Options,
     /// Roots being built, to catch cycles between kustomizations.
     stack: Vec<PathBuf>,
+    /// With `buildMetadata: [originAnnotations]`: the path of the current
+    /// kustomization relative to the one being built.
+    origin: Option<PathBuf>,
 }
 
 impl Builder {
@@ -223,6 +231,7 @@ impl Builder {
         Builder {
             opts,
             stack: Vec::new(),
+            origin: None,
         }
     }
 
@@ -233,6 +242,8 @@ impl Builder {
             // A component built on its own behaves as a kustomization.
             tracing::debug!(dir = %dir.display(), "building a Component directly");
         }
+        let tracking = k.build_metadata.iter().any(|m| m == origin::ORIGIN_OPTION);
+        self.origin = tracking.then(PathBuf::new);
         self.stack.push(ldr.root().to_path_buf());
         let mut acc = self.accumulate(&ldr, &k, Accumulator::new())?;
         self.stack.pop();
@@ -246,6 +257,12 @@ impl Builder {
                 != Some("true")
         });
         sort::apply(&mut acc.resources, k.sort_options.as_ref())?;
+        if !tracking {
+            acc.resources.iter_mut().for_each(|r| origin::remove(r, origin::ORIGIN_KEY));
+        }
+        if !k.build_metadata.iter().any(|m| m == origin::TRANSFORMATIONS_OPTION) {
+            acc.resources.iter_mut().for_each(|r| origin::remove(r, origin::TRANSFORMATIONS_KEY));
+        }
         if k.build_metadata.iter().any(|m| m == "managedByLabel") {
             let mut pairs = indexmap::IndexMap::new();
             pairs.insert(
@@ -306,9 +323,15 @@ impl Builder {
                 )));
             }
             self.stack.push(child.root().to_path_buf());
-            acc = self
+            let saved = self.origin.clone();
+            if let Some(o) = &mut self.origin {
+                *o = origin::join(o, rel);
+            }
+            let res = self
                 .accumulate(&child, &ck, acc)
-                .context_with(|| format!("accumulating component '{rel}'"))?;
+                .context_with(|| format!("accumulating component '{rel}'"));
+            self.origin = saved;
+            acc = res?;
             self.stack.pop();
         }
         acc.ids = None;
@@ -331,17 +354,25 @@ impl Builder {
                 )));
             }
             self.stack.push(child.root().to_path_buf());
-            let sub = self
-                .accumulate(&child, &ck, Accumulator::new())
-                .context_with(|| {
-                    format!("recursed accumulation of path '{}'", child.root().display())
-                })?;
+            let saved = self.origin.clone();
+            if let Some(o) = &mut self.origin {
+                *o = origin::join(o, rel);
+            }
+            let sub = self.accumulate(&child, &ck, Accumulator::new()).context_with(|| {
+                format!("recursed accumulation of path '{}'", child.root().display())
+            });
+            self.origin = saved;
+            let sub = sub?;
             self.stack.pop();
             acc.merge(sub)
                 .context_with(|| format!("recursed merging from path '{}'", child.root().display()))
         } else {
-            let rs = load_resource_file(ldr, rel)
+            let mut rs = load_resource_file(ldr, rel)
                 .context_with(|| format!("accumulating resources from '{rel}'"))?;
+            if let Some(o) = &self.origin {
+                let text = origin::path_origin(&origin::join(o, rel));
+                rs.iter_mut().for_each(|r| r.set_annotation(origin::ORIGIN_KEY, &text));
+            }
             acc.append_all(rs)
                 .context_with(|| format!("merging resources from '{rel}'"))
         }
@@ -353,20 +384,43 @@ impl Builder {
         k: &Kustomization,
         acc: &mut Accumulator,
     ) -> Result<()> {
+        let generated_by = |r: &mut Resource, kind: &str, o: &Option<PathBuf>| {
+            if let Some(o) = o {
+                let text = origin::configured(&origin::join(o, &k.file_name), "builtin", kind, "");
+                if !r.annotations().contains_key(origin::ORIGIN_KEY) {
+                    r.set_annotation(origin::ORIGIN_KEY, &text);
+                }
+            }
+        };
         for g in &k.config_map_generator {
-            let r = generators::generate(GenKind::ConfigMap, g, k.generator_options.as_ref(), ldr)?;
+            let mut r = generators::generate(GenKind::ConfigMap, g, k.generator_options.as_ref(), ldr)?;
+            generated_by(&mut r, "ConfigMapGenerator", &self.origin);
             acc.absorb(r)
                 .context_with(|| format!("merging from generator configmap '{}'", g.name))?;
         }
         for g in &k.secret_generator {
-            let r = generators::generate(GenKind::Secret, g, k.generator_options.as_ref(), ldr)?;
+            let mut r = generators::generate(GenKind::Secret, g, k.generator_options.as_ref(), ldr)?;
+            generated_by(&mut r, "SecretGenerator", &self.origin);
             acc.absorb(r)
                 .context_with(|| format!("merging from generator secret '{}'", g.name))?;
         }
         if !k.generators.is_empty() {
             let configs = self.plugin_configs(ldr, &k.generators)?;
             for c in configs {
-                for r in plugins::generate(&c, ldr)? {
+                let made_by = self.origin.as_ref().map(|o| {
+                    let from = c
+                        .annotations()
+                        .get(origin::ORIGIN_KEY)
+                        .and_then(Value::as_str)
+                        .and_then(origin::path_of)
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| origin::join(o, &k.file_name));
+                    origin::configured(&from, c.api_version(), c.kind(), c.name())
+                });
+                for mut r in plugins::generate(&c, ldr)? {
+                    if let Some(text) = &made_by {
+                        r.set_annotation(origin::ORIGIN_KEY, text);
+                    }
                     acc.absorb(r)?;
                 }
             }

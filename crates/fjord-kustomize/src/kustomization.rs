@@ -49,6 +49,9 @@ pub struct Kustomization {
     pub transformers: Vec<String>,
     pub validators: Vec<String>,
     pub build_metadata: Vec<String>,
+    /// The file this was read from (`kustomization.yaml`, ...).
+    #[serde(skip)]
+    pub file_name: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

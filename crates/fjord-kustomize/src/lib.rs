@@ -13,6 +13,7 @@ mod hash;
 mod kustomization;
 mod load;
 mod nameref;
+mod origin;
 pub mod patch;
 mod plugins;
 mod replacements;
