@@ -56,13 +56,13 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub async fn new(cluster: Cluster, config: ControllerConfig) -> Arc<Self> {
+    pub async fn new(cluster: Cluster, config: ControllerConfig) -> Result<Arc<Self>, crate::repos::RepoError> {
         let client = cluster.client().clone();
         let (drift_tx, drift_rx) = mpsc::unbounded_channel();
         let (queue, queue_rx) = mpsc::unbounded_channel();
         let reporter = Reporter { controller: "fjord-controller".into(), instance: Some(config.identity.clone()) };
-        Arc::new(Controller {
-            repos: Repositories::new(config.repo_cache.clone(), config.poll_interval),
+        Ok(Arc::new(Controller {
+            repos: Repositories::new(config.repo_cache.clone(), config.poll_interval)?,
             cache: LiveCache::new(client.clone(), drift_tx),
             recorder: Recorder::new(client.clone(), reporter),
             cluster: Mutex::new(cluster),
@@ -77,7 +77,7 @@ impl Controller {
             queued: Default::default(),
             running: Default::default(),
             drift_rx: Mutex::new(Some(drift_rx)),
-        })
+        }))
     }
 
     /// Runs until the Application watch ends (it retries on its own).
@@ -110,7 +110,46 @@ impl Controller {
                 }
             }
         });
+        let secrets = self.clone();
+        tokio::spawn(async move { secrets.watch_repository_secrets().await });
         self.watch_applications().await;
+    }
+
+    /// Keeps repository credentials current from the Secrets labelled
+    /// `argocd.argoproj.io/secret-type: repository|repo-creds`.
+    async fn watch_repository_secrets(&self) {
+        use k8s_openapi::api::core::v1::Secret;
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.config.namespace);
+        let config = watcher::Config::default().labels("argocd.argoproj.io/secret-type in (repository,repo-creds)");
+        let mut stream = watcher::watcher(api, config).boxed();
+        let decode = |s: &Secret| -> std::collections::BTreeMap<String, String> {
+            let mut data: std::collections::BTreeMap<String, String> = s
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).to_string()))
+                .collect();
+            data.extend(s.string_data.clone().unwrap_or_default());
+            data
+        };
+        while let Some(event) = stream.next().await {
+            let (secret, present) = match event {
+                Ok(Event::Apply(s) | Event::InitApply(s)) => (s, true),
+                Ok(Event::Delete(s)) => (s, false),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch of repository Secrets failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            let labels = secret.metadata.labels.clone().unwrap_or_default();
+            let data = present.then(|| decode(&secret));
+            if let Some(problem) = self.repos.set_secret(&name, &labels, data.as_ref()) {
+                tracing::warn!(secret = %name, problem, "ignoring a repository Secret");
+            }
+        }
     }
 
     async fn watch_applications(&self) {
@@ -163,8 +202,20 @@ impl Controller {
     fn store_app(&self, name: &str, value: Value) -> bool {
         let Ok(mut apps) = self.apps.write() else { return true };
         let changed = apps.get(name).is_none_or(|old| without_status(old) != without_status(&value));
-        apps.insert(name.to_string(), Arc::new(value));
+        if apps.get(name).is_none_or(|old| resource_version(old) <= resource_version(&value)) {
+            apps.insert(name.to_string(), Arc::new(value));
+        }
         changed
+    }
+
+    /// Stores our own write's result without waking the app.
+    pub(crate) fn remember_app(&self, name: &str, value: Value) {
+        if let Ok(mut apps) = self.apps.write() {
+            let newer = apps.get(name).is_none_or(|old| resource_version(old) <= resource_version(&value));
+            if newer {
+                apps.insert(name.to_string(), Arc::new(value));
+            }
+        }
     }
 
     pub(crate) fn app(&self, name: &str) -> Option<Arc<Value>> {
@@ -271,6 +322,12 @@ impl Controller {
 fn named(obj: DynamicObject) -> Option<(String, Value)> {
     let name = obj.metadata.name.clone()?;
     Some((name, serde_json::to_value(obj).ok()?))
+}
+
+/// resourceVersions are opaque strings, but etcd's are increasing integers;
+/// compare them as numbers where they are.
+fn resource_version(v: &Value) -> u64 {
+    v.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 fn without_status(v: &Value) -> Value {

@@ -48,8 +48,9 @@ spec:
             x-kubernetes-preserve-unknown-fields: true
 "#;
 
-/// The manifests `fjord install` prints, for a namespace and an image.
-pub fn manifests(namespace: &str, image: &str) -> String {
+/// The manifests `fjord install` prints, for a namespace and an image;
+/// without the Deployment when the controller runs outside the cluster.
+pub fn manifests(namespace: &str, image: &str, with_deployment: bool) -> String {
     let rest = format!(
         r#"apiVersion: v1
 kind: Namespace
@@ -134,5 +135,10 @@ spec:
   - {{name: webhook, port: 80, targetPort: webhook}}
 "#
     );
+    let rest = if with_deployment {
+        rest
+    } else {
+        rest.split("\n---\n").filter(|doc| !doc.contains("kind: Deployment") && !doc.contains("kind: Service\n")).collect::<Vec<_>>().join("\n---\n")
+    };
     format!("{APPLICATION_CRD}---\n{rest}")
 }

@@ -568,17 +568,28 @@ impl Controller {
         // Every top-level status field is always written whole, so a merge
         // patch replaces them exactly.
         let patch = json!({"status": new_status});
-        self.app_api()
+        let updated = self
+            .app_api()
             .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map(|_| ())
-            .map_err(|e| format!("cannot write the status of {name}: {e}"))
+            .map_err(|e| format!("cannot write the status of {name}: {e}"))?;
+        // The next reconcile must see this status even if the watch has not
+        // delivered it yet, or it would act on the one before.
+        if let Ok(value) = serde_json::to_value(updated) {
+            self.remember_app(name, value);
+        }
+        Ok(())
     }
 
     async fn clear_operation(&self, name: &str) {
         let patch = json!({"operation": null});
-        if let Err(e) = self.app_api().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-            tracing::warn!(app = name, error = %e, "cannot clear the finished operation");
+        match self.app_api().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(updated) => {
+                if let Ok(value) = serde_json::to_value(updated) {
+                    self.remember_app(name, value);
+                }
+            }
+            Err(e) => tracing::warn!(app = name, error = %e, "cannot clear the finished operation"),
         }
     }
 

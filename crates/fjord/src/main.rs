@@ -24,6 +24,12 @@ enum Command {
     Sync(cmd::sync::Args),
     /// Seal a Secret into a SealedSecret that only the in-cluster controller can open.
     Seal(cmd::seal::Args),
+    /// Run the GitOps controller: reconcile Applications from Git, with prune and self-heal.
+    Controller(cmd::controller::Args),
+    /// Print (or apply) everything fjord needs in a cluster.
+    Install(cmd::install::Args),
+    /// Inspect and operate Applications: list, get, diff, sync, history.
+    App(cmd::app::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +40,9 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd::block_on(cmd::diff::run(args)),
         Command::Sync(args) => cmd::block_on(cmd::sync::run(args)),
         Command::Seal(args) => cmd::seal::run(args),
+        Command::Controller(args) => cmd::block_on(cmd::controller::run(args)),
+        Command::Install(args) => cmd::block_on(cmd::install::run(args)),
+        Command::App(args) => cmd::block_on(cmd::app::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -44,7 +44,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(if differs { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn paint(diff: &str) -> String {
+pub fn paint(diff: &str) -> String {
     diff.lines()
         .map(|line| {
             let code = match line.as_bytes().first() {

@@ -1,7 +1,10 @@
 //! One module per subcommand.
 
+pub mod app;
 pub mod build;
+pub mod controller;
 pub mod diff;
+pub mod install;
 pub mod seal;
 pub mod sync;
 

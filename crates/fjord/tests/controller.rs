@@ -1,0 +1,319 @@
+//! The controller against the local control plane and real Git
+//! repositories: app of apps, rollouts, prune, self-heal, bad revisions,
+//! unreachable repositories, cascading deletion.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+use testenv::{TestEnv, unique_name, wait_until};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// A Git repository: a work tree to commit in, and a bare repository that
+/// the controller fetches from.
+struct Repo {
+    work: PathBuf,
+    bare: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let work = dir.path().join("work");
+        let bare = dir.path().join("infra-repo.git");
+        std::fs::create_dir_all(&work).expect("mkdir");
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(dir.path(), &["init", "-q", "--bare", "-b", "main", bare.to_str().expect("utf-8")]);
+        git(&work, &["remote", "add", "origin", bare.to_str().expect("utf-8")]);
+        Repo { work, bare, _dir: dir }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.bare.display())
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        let path = self.work.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    }
+
+    fn commit(&self, message: &str) -> String {
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", message]);
+        git(&self.work, &["push", "-q", "origin", "main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").current_dir(dir).args(args).output().expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The controller as a process beside the control plane, with the flags the
+/// installed Deployment uses.
+struct ControllerProcess(Child);
+
+impl ControllerProcess {
+    fn start(env: &TestEnv, namespace: &str, cache: &Path) -> Self {
+        let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
+            .args(["install", "--apply", "--no-deployment", "--namespace", namespace, "--kubeconfig"])
+            .arg(&env.kubeconfig)
+            .output()
+            .expect("run fjord install");
+        assert!(install.status.success(), "fjord install: {}", String::from_utf8_lossy(&install.stderr));
+        let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
+            .args(["controller", "--namespace", namespace, "--poll-interval", "2s", "--repo-cache"])
+            .arg(cache)
+            .arg("--kubeconfig")
+            .arg(&env.kubeconfig)
+            .env("FJORD_LOG", "info")
+            .stderr(log)
+            .spawn()
+            .expect("start fjord controller");
+        ControllerProcess(child)
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn applications(env: &TestEnv, namespace: &str) -> Api<DynamicObject> {
+    let resource = ApiResource {
+        group: "argoproj.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "Application".into(),
+        plural: "applications".into(),
+    };
+    Api::namespaced_with(env.client.clone(), namespace, &resource)
+}
+
+fn application(name: &str, namespace: &str, repo: &str, path: &str, destination: &str, finalizer: bool) -> String {
+    let finalizers = if finalizer { "\n  finalizers:\n  - resources-finalizer.argocd.argoproj.io" } else { "" };
+    format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {name}
+  namespace: {namespace}{finalizers}
+spec:
+  project: default
+  source:
+    repoURL: {repo}
+    targetRevision: HEAD
+    path: {path}
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {destination}
+  syncPolicy:
+    automated:
+      prune: true
+      selfHeal: true
+    syncOptions:
+    - CreateNamespace=true
+"#
+    )
+}
+
+async fn app_status(apps: &Api<DynamicObject>, name: &str) -> Value {
+    apps.get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|a| a.data.get("status").cloned())
+        .unwrap_or(Value::Null)
+}
+
+async fn wait_synced_healthy(apps: &Api<DynamicObject>, name: &str, revision: &str) {
+    wait_until(WAIT, &format!("{name} Synced and Healthy at {revision}"), || async {
+        let s = app_status(apps, name).await;
+        s.pointer("/sync/status") == Some(&json!("Synced"))
+            && s.pointer("/health/status") == Some(&json!("Healthy"))
+            && s.pointer("/sync/revision") == Some(&json!(revision))
+    })
+    .await;
+}
+
+fn image_of(d: &Deployment) -> String {
+    d.spec.template.spec.as_ref().map(|p| p.containers[0].image.clone().unwrap_or_default()).unwrap_or_default()
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/config-repo")
+}
+
+/// The configuration repository of the bundled example, with names made
+/// unique to this test run.
+fn scenario_repo(prefix: &str, apps_namespace: &str) -> Repo {
+    let repo = Repo::new();
+    for dir in ["apps/base", "apps/overlays/production", "apps/overlays/staging", "cluster-config"] {
+        for entry in std::fs::read_dir(examples().join(dir)).expect("examples") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read example");
+            let text = text.replace("payments-read-only", &format!("{prefix}-read-only")).replace("platform-tools", &format!("{prefix}-tools"));
+            repo.write(&format!("{dir}/{}", path.file_name().expect("name").to_string_lossy()), &text);
+        }
+    }
+    let url = repo.url();
+    for (name, path, destination) in [
+        ("production", "apps/overlays/production", format!("{prefix}-payments")),
+        ("staging", "apps/overlays/staging", format!("{prefix}-payments-staging")),
+        ("cluster-config", "cluster-config", "default".to_string()),
+    ] {
+        let app = application(&format!("{prefix}-{name}"), apps_namespace, &url, path, &destination, true);
+        repo.write(&format!("argocd-apps/{name}.yaml"), &app);
+    }
+    repo
+}
+
+#[tokio::test]
+async fn app_of_apps_rollout_prune_heal_and_failures() {
+    let env = TestEnv::connect().await;
+    let prefix = unique_name("gitops");
+    let apps_ns = format!("{prefix}-apps");
+    let repo = scenario_repo(&prefix, &apps_ns);
+    let first = repo.commit("initial");
+    let cache = tempfile::tempdir().expect("cache");
+    let _controller = ControllerProcess::start(&env, &apps_ns, &cache.path().join("repos"));
+    let apps = applications(&env, &apps_ns);
+
+    let root = application(&format!("{prefix}-root"), &apps_ns, &repo.url(), "argocd-apps", &apps_ns, false);
+    let root: DynamicObject = serde_yaml::from_str(&root).expect("root app");
+    apps.create(&PostParams::default(), &root).await.expect("create root");
+    for app in ["root", "production", "staging", "cluster-config"] {
+        wait_synced_healthy(&apps, &format!("{prefix}-{app}"), &first).await;
+    }
+    let payments = format!("{prefix}-payments");
+    let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &payments);
+    let services: Api<Service> = Api::namespaced(env.client.clone(), &payments);
+    let prod = deployments.get("prod-my-app").await.expect("production Deployment");
+    assert_eq!(image_of(&prod), "registry.example/my-app:v2.4.1");
+    assert_eq!(prod.spec.replicas, Some(3));
+    let status = app_status(&apps, &format!("{prefix}-production")).await;
+    assert_eq!(status["history"].as_array().map(Vec::len), Some(1), "{status}");
+    assert_eq!(status["history"][0]["revision"], json!(first));
+    assert_eq!(status["sourceType"], "Kustomize");
+
+    // A commit that changes the image tag rolls out.
+    let overlay = std::fs::read_to_string(repo.work.join("apps/overlays/production/kustomization.yaml")).expect("read");
+    repo.write("apps/overlays/production/kustomization.yaml", &overlay.replace("v2.4.1", "v2.4.2"));
+    let second = repo.commit("production: my-app v2.4.2");
+    wait_synced_healthy(&apps, &format!("{prefix}-production"), &second).await;
+    assert_eq!(image_of(&deployments.get("prod-my-app").await.expect("Deployment")), "registry.example/my-app:v2.4.2");
+
+    // A manual scale and a deletion are healed.
+    let patch = json!({"spec": {"replicas": 9}});
+    let scaled_at = Instant::now();
+    deployments.patch("prod-my-app", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("scale");
+    wait_until(WAIT, "the scale to be reverted", || async {
+        deployments.get("prod-my-app").await.ok().and_then(|d| d.spec.replicas) == Some(3)
+    })
+    .await;
+    let heal = scaled_at.elapsed();
+    assert!(heal < Duration::from_secs(5), "self-heal took {heal:?}");
+    deployments.delete("prod-my-app", &DeleteParams::default()).await.expect("delete");
+    wait_until(WAIT, "the deleted Deployment to come back", || async {
+        deployments.get_opt("prod-my-app").await.ok().flatten().is_some_and(|d| d.metadata.deletion_timestamp.is_none())
+    })
+    .await;
+
+    // A commit that removes an object prunes it.
+    repo.write("apps/base/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n");
+    let third = repo.commit("base: drop the Service");
+    wait_synced_healthy(&apps, &format!("{prefix}-production"), &third).await;
+    wait_until(WAIT, "the Service to be pruned", || async { services.get_opt("prod-my-app").await.ok().flatten().is_none() }).await;
+
+    // An invalid manifest: the sync fails, naming the object; the cluster stays on the last good revision.
+    let patch_file = std::fs::read_to_string(repo.work.join("apps/overlays/production/patch-resources.yaml")).expect("read");
+    repo.write("apps/overlays/production/patch-resources.yaml", &patch_file.replace("memory: 512Mi", "memory: 200Mb"));
+    repo.write("apps/overlays/production/kustomization.yaml", &overlay.replace("v2.4.1", "v2.5.0"));
+    let bad = repo.commit("production: a typo in the memory limit");
+    wait_until(WAIT, "a SyncError naming the Deployment", || async {
+        let s = app_status(&apps, &format!("{prefix}-production")).await;
+        s.pointer("/sync/revision") == Some(&json!(bad))
+            && s["conditions"].as_array().into_iter().flatten().any(|c| {
+                c["type"] == "SyncError"
+                    && c["message"].as_str().is_some_and(|m| m.contains("prod-my-app") && m.contains("quantities must match"))
+            })
+    })
+    .await;
+    assert_eq!(image_of(&deployments.get("prod-my-app").await.expect("Deployment")), "registry.example/my-app:v2.4.2");
+
+    // An unreachable repository: ComparisonError, and the objects stay.
+    let production = format!("{prefix}-production");
+    let unreachable = json!({"spec": {"source": {"repoURL": "file:///nonexistent/infra-repo.git"}}});
+    // The root app would put the source back; detach the child from it first.
+    let root_name = format!("{prefix}-root");
+    apps.patch(&root_name, &PatchParams::default(), &Patch::Merge(&json!({"spec": {"syncPolicy": null}}))).await.expect("pause root");
+    apps.patch(&production, &PatchParams::default(), &Patch::Merge(&unreachable)).await.expect("point at nothing");
+    wait_until(WAIT, "a ComparisonError", || async {
+        let s = app_status(&apps, &production).await;
+        s["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "ComparisonError")
+    })
+    .await;
+    assert!(deployments.get_opt("prod-my-app").await.expect("get").is_some());
+
+    // Deleting an Application with the finalizer deletes its objects.
+    let staging = format!("{prefix}-staging");
+    let staging_deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &format!("{prefix}-payments-staging"));
+    assert!(staging_deployments.get_opt("staging-my-app").await.expect("get").is_some());
+    apps.delete(&staging, &DeleteParams::default()).await.expect("delete staging app");
+    wait_until(WAIT, "the staging objects and Application to be gone", || async {
+        staging_deployments.get_opt("staging-my-app").await.ok().flatten().is_none() && apps.get_opt(&staging).await.ok().flatten().is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plain_directory_over_git_daemon() {
+    let env = TestEnv::connect().await;
+    let prefix = unique_name("daemon");
+    let apps_ns = format!("{prefix}-apps");
+    let repo = Repo::new();
+    repo.write("manifests/cm.yaml", &support::configmap("settings", "LEVEL", "info"));
+    repo.write("manifests/nested/ignored.yaml", &support::configmap("nested", "K", "v"));
+    let first = repo.commit("initial");
+    let port = free_port();
+    let base = repo.bare.parent().expect("parent").to_path_buf();
+    let mut daemon = Command::new("git")
+        .args(["daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1", &format!("--port={port}")])
+        .arg(format!("--base-path={}", base.display()))
+        .spawn()
+        .expect("start git daemon");
+    let url = format!("git://127.0.0.1:{port}/infra-repo.git");
+    let cache = tempfile::tempdir().expect("cache");
+    let _controller = ControllerProcess::start(&env, &apps_ns, &cache.path().join("repos"));
+    let apps = applications(&env, &apps_ns);
+    let name = format!("{prefix}-app");
+    let app: DynamicObject = serde_yaml::from_str(&application(&name, &apps_ns, &url, "manifests", &prefix, false)).expect("app");
+    apps.create(&PostParams::default(), &app).await.expect("create app");
+    wait_synced_healthy(&apps, &name, &first).await;
+    let configmaps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(env.client.clone(), &prefix);
+    assert!(configmaps.get_opt("settings").await.expect("get").is_some());
+    assert!(configmaps.get_opt("nested").await.expect("get").is_none(), "directories do not recurse unless asked");
+    let status = app_status(&apps, &name).await;
+    assert_eq!(status["sourceType"], "Directory");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
