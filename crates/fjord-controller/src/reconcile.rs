@@ -186,6 +186,8 @@ impl Controller {
                     match result {
                         Ok(results) => {
                             self.forget_retries(name);
+                            let wrote = results.iter().any(|(_, o, _)| *o != Outcome::Unchanged);
+                            self.count_heal(name, trigger, wrote);
                             let message = format!("successfully synced (trigger: {})", trigger.as_str());
                             operation_state = Some(operation_state_value("Succeeded", &message, &started_at, &now, &commit, &source, &results, &initiated_by));
                             let id = status::next_history_id(&previous);
@@ -380,17 +382,24 @@ impl Controller {
         if self.memo.lock().await.get(&key) == Some(&(d.hash, rv.clone())) {
             return true;
         }
-        let matches = compare::live_matches(&d.object, live, ignored)
-            || match cluster.apply(kind, &d.object, true).await {
-                Ok(predicted) => {
-                    let (mut a, mut b) = (live.clone(), predicted);
-                    drift::remove_pointers(&mut a, ignored);
-                    drift::remove_pointers(&mut b, ignored);
-                    compare::is_unchanged(&a, &b)
-                }
-                Err(_) => false,
-            };
+        if compare::live_matches(&d.object, live, ignored) {
+            self.memo.lock().await.insert(key, (d.hash, rv));
+            return true;
+        }
+        let Ok(mut predicted) = cluster.apply(kind, &d.object, true).await else { return false };
+        // The watch may not have delivered our own last write yet: when the
+        // server's object is newer than the cached one, compare with it.
+        let mut current = live.clone();
+        if str_at(&predicted, "/metadata/resourceVersion") != rv {
+            if let Ok(Some(fresh)) = cluster.get(kind, &d.id.namespace, &d.id.name).await {
+                current = fresh;
+            }
+        }
+        drift::remove_pointers(&mut current, ignored);
+        drift::remove_pointers(&mut predicted, ignored);
+        let matches = compare::is_unchanged(&current, &predicted);
         if matches {
+            let rv = str_at(&current, "/metadata/resourceVersion").to_string();
             self.memo.lock().await.insert(key, (d.hash, rv));
         }
         matches
@@ -463,8 +472,9 @@ impl Controller {
         if let Some(last) = m.last_heal {
             if now.duration_since(last) > HEAL_FIGHT_WINDOW {
                 m.heals = 0;
-            } else if m.heals > 0 {
-                let wait = HEAL_BACKOFF_BASE.saturating_mul(3u32.saturating_pow(m.heals - 1)).min(HEAL_BACKOFF_MAX);
+            } else if m.heals > 1 {
+                // The first heal in a window is free; a second one is a fight.
+                let wait = HEAL_BACKOFF_BASE.saturating_mul(3u32.saturating_pow(m.heals - 2)).min(HEAL_BACKOFF_MAX);
                 let due = last + wait;
                 if now < due {
                     self.requeue_after(app, due - now);
@@ -472,9 +482,20 @@ impl Controller {
                 }
             }
         }
-        m.heals += 1;
-        m.last_heal = Some(now);
         None
+    }
+
+    /// Counts a self-heal that had to write: repeated ones mean another
+    /// writer is fighting this application.
+    fn count_heal(&self, app: &str, trigger: Trigger, wrote: bool) {
+        if trigger != Trigger::SelfHeal || !wrote {
+            return;
+        }
+        if let Ok(mut memory) = self.memory.lock() {
+            let m = memory.entry(app.to_string()).or_default();
+            m.heals += 1;
+            m.last_heal = Some(Instant::now());
+        }
     }
 
     fn schedule_retry(&self, app: &str, spec: &ApplicationSpec) {
