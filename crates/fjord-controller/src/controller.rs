@@ -317,6 +317,25 @@ impl Controller {
     pub fn cached_objects(&self) -> usize {
         self.cache.len()
     }
+
+    /// Metrics in the Prometheus text format.
+    pub fn metrics(&self) -> String {
+        let cluster = self.cluster.try_lock().map(|c| (c.requests(), c.writes())).unwrap_or((0, 0));
+        format!(
+            "# HELP fjord_api_requests_total Requests sent to the API server, watches included.\n\
+             # TYPE fjord_api_requests_total counter\nfjord_api_requests_total {}\n\
+             # HELP fjord_api_writes_total Applies and deletes sent to the API server (dry runs excluded).\n\
+             # TYPE fjord_api_writes_total counter\nfjord_api_writes_total {}\n\
+             # HELP fjord_cached_objects Live objects held in the cache.\n\
+             # TYPE fjord_cached_objects gauge\nfjord_cached_objects {}\n\
+             # HELP fjord_applications Applications known to the controller.\n\
+             # TYPE fjord_applications gauge\nfjord_applications {}\n",
+            cluster.0,
+            cluster.1,
+            self.cache.len(),
+            self.apps_len()
+        )
+    }
 }
 
 fn named(obj: DynamicObject) -> Option<(String, Value)> {

@@ -109,7 +109,7 @@ spec:
       containers:
       - name: controller
         image: {image}
-        args: [controller, --namespace, {namespace}, --leader-elect, --repo-cache, /var/cache/fjord]
+        args: [controller, --namespace, {namespace}, --leader-elect, --repo-cache, /var/cache/fjord, --listen, "0.0.0.0:8080"]
         ports:
         - {{name: webhook, containerPort: 8080}}
         env:

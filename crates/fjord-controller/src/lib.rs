@@ -9,6 +9,7 @@ pub mod application;
 pub mod cache;
 pub mod controller;
 pub mod drift;
+pub mod endpoint;
 pub mod health;
 pub mod install;
 pub mod leader;

@@ -31,7 +31,7 @@ pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
 const HEAL_BACKOFF_BASE: Duration = Duration::from_secs(2);
 const HEAL_BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Heals closer together than this count as a fight.
-const HEAL_FIGHT_WINDOW: Duration = Duration::from_secs(30);
+const HEAL_FIGHT_WINDOW: Duration = Duration::from_secs(10);
 
 /// What the controller remembers about an app between reconciles.
 #[derive(Default)]

@@ -79,6 +79,7 @@ pub struct Cluster {
     kinds: Arc<HashMap<(String, String, String), Kind>>,
     listable: Arc<Vec<Kind>>,
     writes: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
 }
 
 impl Cluster {
@@ -108,7 +109,18 @@ impl Cluster {
     pub async fn from_config(config: Config) -> Result<Self, ClusterError> {
         let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
         let default_namespace = config.default_namespace.clone();
-        let client = Client::try_from(config).map_err(|source| ClusterError::Client { server: server.clone(), source })?;
+        // Every request passes through a counter: "no request when nothing
+        // changed" is a property worth measuring.
+        let requests: Arc<AtomicUsize> = Default::default();
+        let counter = requests.clone();
+        let count = tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            request
+        });
+        let client = kube::client::ClientBuilder::try_from(config)
+            .map_err(|source| ClusterError::Client { server: server.clone(), source })?
+            .with_layer(&count)
+            .build();
         let mut cluster = Cluster {
             client,
             server,
@@ -116,6 +128,7 @@ impl Cluster {
             kinds: Default::default(),
             listable: Default::default(),
             writes: Default::default(),
+            requests,
         };
         cluster.discover().await?;
         Ok(cluster)
@@ -137,6 +150,11 @@ impl Cluster {
     /// Write requests (real applies and deletes, not dry runs) made so far.
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Requests of any kind sent through this client (watches count once).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// (Re)reads the kinds the server serves; needed after CRDs are added.

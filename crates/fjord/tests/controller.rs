@@ -63,10 +63,17 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// The controller as a process beside the control plane, with the flags the
 /// installed Deployment uses.
-struct ControllerProcess(Child);
+struct ControllerProcess {
+    child: Child,
+    port: u16,
+}
 
 impl ControllerProcess {
     fn start(env: &TestEnv, namespace: &str, cache: &Path) -> Self {
+        Self::start_polling(env, namespace, cache, "2s")
+    }
+
+    fn start_polling(env: &TestEnv, namespace: &str, cache: &Path, poll: &str) -> Self {
         let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
             .args(["install", "--apply", "--no-deployment", "--namespace", namespace, "--kubeconfig"])
             .arg(&env.kubeconfig)
@@ -74,8 +81,10 @@ impl ControllerProcess {
             .expect("run fjord install");
         assert!(install.status.success(), "fjord install: {}", String::from_utf8_lossy(&install.stderr));
         let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["controller", "--namespace", namespace, "--poll-interval", "2s", "--repo-cache"])
+            .args(["controller", "--namespace", namespace, "--poll-interval", poll, "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--repo-cache")
             .arg(cache)
             .arg("--kubeconfig")
             .arg(&env.kubeconfig)
@@ -83,14 +92,14 @@ impl ControllerProcess {
             .stderr(log)
             .spawn()
             .expect("start fjord controller");
-        ControllerProcess(child)
+        ControllerProcess { child, port }
     }
 }
 
 impl Drop for ControllerProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -299,7 +308,8 @@ async fn plain_directory_over_git_daemon() {
         .expect("start git daemon");
     let url = format!("git://127.0.0.1:{port}/infra-repo.git");
     let cache = tempfile::tempdir().expect("cache");
-    let _controller = ControllerProcess::start(&env, &apps_ns, &cache.path().join("repos"));
+    // Polling is slow here: only the webhook can make the second commit show up in time.
+    let controller = ControllerProcess::start_polling(&env, &apps_ns, &cache.path().join("repos"), "10m");
     let apps = applications(&env, &apps_ns);
     let name = format!("{prefix}-app");
     let app: DynamicObject = serde_yaml::from_str(&application(&name, &apps_ns, &url, "manifests", &prefix, false)).expect("app");
@@ -310,6 +320,23 @@ async fn plain_directory_over_git_daemon() {
     assert!(configmaps.get_opt("nested").await.expect("get").is_none(), "directories do not recurse unless asked");
     let status = app_status(&apps, &name).await;
     assert_eq!(status["sourceType"], "Directory");
+
+    // A push webhook (GitHub's format) refreshes the application at once.
+    repo.write("manifests/cm.yaml", &support::configmap("settings", "LEVEL", "debug"));
+    let second = repo.commit("debug logging");
+    let payload = json!({"ref": "refs/heads/main", "before": first, "after": second,
+        "repository": {"clone_url": url, "html_url": url, "default_branch": "main", "full_name": "org/infra-repo"}});
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST", "-H", "X-GitHub-Event: push", "-H", "Content-Type: application/json", "--data"])
+        .arg(payload.to_string())
+        .arg(format!("http://127.0.0.1:{}/api/webhook", controller.port))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "webhook refused: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refreshed 1 applications"), "{}", String::from_utf8_lossy(&out.stdout));
+    wait_synced_healthy(&apps, &name, &second).await;
+    let level = configmaps.get("settings").await.expect("get").data.unwrap_or_default().get("LEVEL").cloned();
+    assert_eq!(level.as_deref(), Some("debug"));
     let _ = daemon.kill();
     let _ = daemon.wait();
 }

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use fjord_controller::{Controller, ControllerConfig, leader};
+use fjord_source::{SecretString, WebhookSecrets};
 
 use super::ClusterArgs;
 
@@ -25,6 +26,18 @@ pub struct Args {
     /// Reconcile only while holding the leader lease, so replicas can run side by side.
     #[arg(long)]
     leader_elect: bool,
+    /// Address of the HTTP endpoint: push webhooks at /api/webhook, /metrics, /healthz.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Secret GitHub signs push webhooks with.
+    #[arg(long, env = "FJORD_WEBHOOK_GITHUB_SECRET", hide_env_values = true)]
+    webhook_github_secret: Option<String>,
+    /// Token GitLab sends with push webhooks.
+    #[arg(long, env = "FJORD_WEBHOOK_GITLAB_SECRET", hide_env_values = true)]
+    webhook_gitlab_secret: Option<String>,
+    /// Secret Gitea signs push webhooks with.
+    #[arg(long, env = "FJORD_WEBHOOK_GITEA_SECRET", hide_env_values = true)]
+    webhook_gitea_secret: Option<String>,
     /// This replica's identity in events and the lease (default: $POD_NAME or the host name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -54,6 +67,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     tracing::info!(namespace = %config.namespace, server = cluster.server(), "fjord controller starting");
     let controller = Controller::new(cluster, config).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
+    let secrets = WebhookSecrets {
+        github: args.webhook_github_secret.map(SecretString::new),
+        gitlab: args.webhook_gitlab_secret.map(SecretString::new),
+        gitea: args.webhook_gitea_secret.map(SecretString::new),
+    };
+    tracing::info!(listen = %args.listen, "webhooks at /api/webhook, metrics at /metrics");
+    tokio::spawn(fjord_controller::endpoint::serve(listener, controller.clone(), std::sync::Arc::new(secrets)));
     tokio::select! {
         _ = controller.run() => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
