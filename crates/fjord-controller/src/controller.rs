@@ -12,7 +12,6 @@ use fjord_engine::manifest::Manifest;
 use fjord_engine::ObjectId;
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 use tokio::sync::{Mutex, mpsc};
@@ -47,7 +46,6 @@ pub struct Controller {
     /// (app, object) → (desired hash, live resourceVersion) last found in sync.
     pub(crate) memo: Mutex<HashMap<(String, ObjectId), (u64, String)>>,
     pub(crate) memory: StdMutex<HashMap<String, AppMemory>>,
-    pub(crate) recorder: Recorder,
     queue: mpsc::UnboundedSender<String>,
     queue_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     queued: StdMutex<HashSet<String>>,
@@ -60,11 +58,9 @@ impl Controller {
         let client = cluster.client().clone();
         let (drift_tx, drift_rx) = mpsc::unbounded_channel();
         let (queue, queue_rx) = mpsc::unbounded_channel();
-        let reporter = Reporter { controller: "fjord-controller".into(), instance: Some(config.identity.clone()) };
         Ok(Arc::new(Controller {
             repos: Repositories::new(config.repo_cache.clone(), config.poll_interval)?,
             cache: LiveCache::new(client.clone(), drift_tx),
-            recorder: Recorder::new(client.clone(), reporter),
             cluster: Mutex::new(cluster),
             client,
             config,

@@ -12,7 +12,7 @@ use fjord_engine::object::str_at;
 use fjord_engine::sync::{self as engine_sync, Outcome, SyncError, SyncOptions};
 use fjord_engine::{ObjectId, compare, tracking};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 
 use crate::application::{self, ApplicationSpec, IN_CLUSTER, RESOURCES_FINALIZER, SourceSpec};
@@ -614,18 +614,34 @@ impl Controller {
         }
     }
 
+    /// Records an Event on the Application. Each sync gets an Event of its
+    /// own (no aggregation into a series): it is the audit trail.
     async fn event(&self, app: &Value, type_: EventType, reason: &str, note: &str) {
-        let reference = k8s_openapi::api::core::v1::ObjectReference {
-            api_version: Some(format!("{}/{}", application::GROUP, application::VERSION)),
-            kind: Some(application::KIND.into()),
-            name: Some(str_at(app, "/metadata/name").into()),
-            namespace: Some(str_at(app, "/metadata/namespace").into()),
-            uid: Some(str_at(app, "/metadata/uid").into()),
-            ..Default::default()
-        };
-        let event = Event { type_, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None };
-        if let Err(e) = self.recorder.publish(&event, &reference).await {
-            tracing::warn!(error = %e, "cannot record an event");
+        use k8s_openapi::api::events::v1::Event as K8sEvent;
+        let namespace = str_at(app, "/metadata/namespace");
+        let name = str_at(app, "/metadata/name");
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now());
+        let event = json!({
+            "metadata": {"generateName": format!("{name}."), "namespace": namespace},
+            "eventTime": now,
+            "type": match type_ { EventType::Normal => "Normal", EventType::Warning => "Warning" },
+            "reason": reason,
+            "action": "Sync",
+            "note": note,
+            "reportingController": "fjord.dev/controller",
+            "reportingInstance": self.config.identity,
+            "regarding": {
+                "apiVersion": format!("{}/{}", application::GROUP, application::VERSION),
+                "kind": application::KIND,
+                "name": name,
+                "namespace": namespace,
+                "uid": str_at(app, "/metadata/uid"),
+            },
+        });
+        let Ok(event) = serde_json::from_value::<K8sEvent>(event) else { return };
+        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
+        if let Err(e) = api.create(&kube::api::PostParams::default(), &event).await {
+            tracing::warn!(app = name, error = %e, "cannot record an event");
         }
     }
 

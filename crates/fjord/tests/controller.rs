@@ -337,10 +337,104 @@ async fn plain_directory_over_git_daemon() {
     wait_synced_healthy(&apps, &name, &second).await;
     let level = configmaps.get("settings").await.expect("get").data.unwrap_or_default().get("LEVEL").cloned();
     assert_eq!(level.as_deref(), Some("debug"));
+
+    // The audit trail: history and an Event per sync, naming revision and trigger.
+    let fjord = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fjord"))
+            .args(args)
+            .args(["--namespace", &apps_ns, "--kubeconfig"])
+            .arg(&env.kubeconfig)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run fjord app");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (code, list, _) = fjord(&["app", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(list.lines().any(|l| l.starts_with(&name) && l.contains("Synced") && l.contains("Healthy") && l.contains(&second[..7])), "{list}");
+    let (_, history, _) = fjord(&["app", "history", &name]);
+    let revisions: Vec<&str> = history.lines().skip(1).filter_map(|l| l.split_whitespace().nth(2)).collect();
+    assert_eq!(revisions, [first.as_str(), second.as_str()], "{history}");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(env.client.clone(), &apps_ns);
+    let notes: Vec<String> = events
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str()))
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(notes.iter().any(|n| n.contains(&second[..7]) && n.contains("trigger: automated")), "{notes:?}");
+
+    // A manual sync through the CLI, recorded as such.
+    let (code, out, err) = fjord(&["app", "sync", &name, "--timeout", "60"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Succeeded"), "{out}");
+    let (_, json_text, _) = fjord(&["app", "get", &name, "-o", "json"]);
+    let app: Value = serde_json::from_str(&json_text).expect("app get -o json");
+    assert!(app.pointer("/status/history/2/initiatedBy/username").is_some(), "{}", app["status"]["history"]);
+    let (code, diff, _) = fjord(&["app", "diff", &name]);
+    assert_eq!(code, Some(0), "an application in sync shows no diff: {diff}");
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+#[tokio::test]
+async fn two_replicas_one_leader_and_failover() {
+    let env = TestEnv::connect().await;
+    let prefix = unique_name("leader");
+    let apps_ns = format!("{prefix}-apps");
+    let repo = Repo::new();
+    repo.write("manifests/cm.yaml", &support::configmap("settings", "LEVEL", "info"));
+    let first = repo.commit("initial");
+    let cache = tempfile::tempdir().expect("cache");
+    let start = |id: &str| {
+        let port = free_port();
+        let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
+            .args(["install", "--apply", "--no-deployment", "--namespace", &apps_ns, "--kubeconfig"])
+            .arg(&env.kubeconfig)
+            .output()
+            .expect("install");
+        assert!(install.status.success());
+        let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
+            .args(["controller", "--leader-elect", "--identity", id, "--namespace", &apps_ns, "--poll-interval", "2s"])
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--repo-cache"])
+            .arg(cache.path().join(id))
+            .arg("--kubeconfig")
+            .arg(&env.kubeconfig)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("controller");
+        ControllerProcess { child, port }
+    };
+    let a = start("replica-a");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let b = start("replica-b");
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(env.client.clone(), &apps_ns);
+    let holder = || async {
+        leases.get_opt("fjord-controller").await.ok().flatten().and_then(|l| l.spec).and_then(|s| s.holder_identity)
+    };
+    wait_until(WAIT, "a leader", || async { holder().await.is_some() }).await;
+    assert_eq!(holder().await.as_deref(), Some("replica-a"));
+
+    let apps = applications(&env, &apps_ns);
+    let app: DynamicObject =
+        serde_yaml::from_str(&application(&format!("{prefix}-one"), &apps_ns, &repo.url(), "manifests", &prefix, false)).expect("app");
+    apps.create(&PostParams::default(), &app).await.expect("create");
+    wait_synced_healthy(&apps, &format!("{prefix}-one"), &first).await;
+
+    // The leader goes away; the other replica takes the lease and carries on.
+    drop(a);
+    wait_until(Duration::from_secs(60), "replica-b to lead", || async { holder().await.as_deref() == Some("replica-b") }).await;
+    let app: DynamicObject =
+        serde_yaml::from_str(&application(&format!("{prefix}-two"), &apps_ns, &repo.url(), "manifests", &format!("{prefix}-2"), false))
+            .expect("app");
+    apps.create(&PostParams::default(), &app).await.expect("create");
+    wait_synced_healthy(&apps, &format!("{prefix}-two"), &first).await;
+    drop(b);
 }
