@@ -1,0 +1,46 @@
+//! Errors carry names and positions only: never item values, plaintext or key bytes.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("sealed value is not valid base64")]
+    Base64,
+    #[error("sealed value is too short")]
+    TooShort,
+    #[error("no key could decrypt secret")]
+    NoKeyCouldDecrypt,
+    #[error("encryption failed")]
+    Encrypt,
+    #[error("item {item:?}: {reason}")]
+    Item { item: String, reason: Box<Error> },
+    #[error("no private key found in {0}")]
+    NoPrivateKey(String),
+    #[error("invalid private key in {0}")]
+    InvalidPrivateKey(String),
+    #[error("invalid certificate: {0}")]
+    Certificate(&'static str),
+    #[error("certificate has expired")]
+    CertificateExpired,
+    #[error("cannot parse {what} at line {line}, column {column}")]
+    Parse { what: &'static str, line: usize, column: usize },
+    #[error("invalid SealedSecret: {0}")]
+    InvalidSealedSecret(&'static str),
+    #[error("invalid Secret: {0}")]
+    InvalidSecret(String),
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// serde messages may quote the offending input (which can be a secret value), so only the
+    /// position survives.
+    pub(crate) fn from_yaml(what: &'static str, e: &serde_yaml::Error) -> Self {
+        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        Error::Parse { what, line, column }
+    }
+
+    pub(crate) fn from_json(what: &'static str, e: &serde_json::Error) -> Self {
+        Error::Parse { what, line: e.line(), column: e.column() }
+    }
+}
