@@ -622,7 +622,8 @@ impl Controller {
         let name = str_at(app, "/metadata/name");
         let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now());
         let event = json!({
-            "metadata": {"generateName": format!("{name}."), "namespace": namespace},
+            // Named as Kubernetes names events: the object, then a unique suffix.
+            "metadata": {"name": format!("{name}.{:x}", now.0.as_nanosecond()), "namespace": namespace},
             "eventTime": now,
             "type": match type_ { EventType::Normal => "Normal", EventType::Warning => "Warning" },
             "reason": reason,
