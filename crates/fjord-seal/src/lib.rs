@@ -19,4 +19,4 @@ pub use keys::{PrivateKey, parse_private_keys};
 pub use open::{UnsealOptions, open_value, unseal};
 pub use scope::Scope;
 pub use seal::{SealOptions, merge_into, seal_raw, seal_secret};
-pub use types::{ObjectMeta, OwnerReference, SealedSecret, SealedSecretSpec, Secret, SecretTemplate, SecretValue};
+pub use types::{parse_sealed_secrets, parse_secrets, to_json_pretty, to_yaml_sorted, ObjectMeta, OwnerReference, SealedSecret, SealedSecretSpec, Secret, SecretTemplate, SecretValue};

@@ -207,3 +207,81 @@ fn lenient_string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String
     let v = serde_json::Value::deserialize(d)?;
     Ok(serde_json::from_value(v).unwrap_or_default())
 }
+
+/// Reads every object in a YAML stream (`---` separated) or a sequence of JSON documents;
+/// `kind: List` is flattened. Empty documents are skipped.
+fn parse_objects(bytes: &[u8], what: &'static str) -> crate::error::Result<Vec<serde_json::Value>> {
+    use crate::error::Error;
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::Parse { what, line: 0, column: 0 })?;
+    let mut docs = Vec::new();
+    if text.trim_start().starts_with('{') {
+        for doc in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
+            docs.push(doc.map_err(|e| Error::from_json(what, &e))?);
+        }
+    } else {
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let v = serde_json::Value::deserialize(doc).map_err(|e| Error::from_yaml(what, &e))?;
+            docs.push(v);
+        }
+    }
+    let mut out = Vec::new();
+    for doc in docs {
+        match doc {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(ref m) if m.get("kind").and_then(|k| k.as_str()) == Some("List") => {
+                if let Some(items) = m.get("items").and_then(|i| i.as_array()) {
+                    out.extend(items.iter().cloned());
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// Errors name the document, never its values.
+pub fn parse_secrets(bytes: &[u8]) -> crate::error::Result<Vec<Secret>> {
+    parse_objects(bytes, "Secret")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_json::from_value(v).map_err(|_| crate::error::Error::Parse { what: "Secret", line: 0, column: i + 1 })
+        })
+        .collect()
+}
+
+pub fn parse_sealed_secrets(bytes: &[u8]) -> crate::error::Result<Vec<SealedSecret>> {
+    parse_objects(bytes, "SealedSecret")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_json::from_value(v)
+                .map_err(|_| crate::error::Error::Parse { what: "SealedSecret", line: 0, column: i + 1 })
+        })
+        .collect()
+}
+
+/// kubeseal's JSON: Go struct field order, 2-space indent.
+pub fn to_json_pretty<T: Serialize>(value: &T) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(value)
+}
+
+/// kubeseal's YAML: `---`, then keys sorted at every level.
+pub fn to_yaml_sorted<T: Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
+    let v = serde_json::to_value(value).map_err(<serde_yaml::Error as serde::ser::Error>::custom)?;
+    let body = serde_yaml::to_string(&sorted(v))?;
+    Ok(format!("---\n{body}"))
+}
+
+fn sorted(v: serde_json::Value) -> serde_yaml::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let ordered: BTreeMap<String, serde_json::Value> = m.into_iter().collect();
+            serde_yaml::Value::Mapping(
+                ordered.into_iter().map(|(k, v)| (serde_yaml::Value::String(k), sorted(v))).collect(),
+            )
+        }
+        serde_json::Value::Array(a) => serde_yaml::Value::Sequence(a.into_iter().map(sorted).collect()),
+        other => serde_yaml::to_value(other).unwrap_or(serde_yaml::Value::Null),
+    }
+}
