@@ -189,7 +189,7 @@ impl Controller {
                             let wrote = results.iter().any(|(_, o, _)| *o != Outcome::Unchanged);
                             self.count_heal(name, trigger, wrote);
                             let message = format!("successfully synced (trigger: {})", trigger.as_str());
-                            operation_state = Some(operation_state_value("Succeeded", &message, &started_at, &now, &commit, &source, &results, &initiated_by));
+                            operation_state = Some(operation_state_value("Succeeded", &message, &started_at, &now, &commit, &source, &results, &initiated_by, operation.as_ref()));
                             let id = status::next_history_id(&previous);
                             let entry = status::history_entry(id, &commit, &now, &source, &started_at, &initiated_by);
                             history = Some(Value::Array(status::push_history(&previous, entry, spec.history_limit())));
@@ -208,7 +208,7 @@ impl Controller {
                         }
                         Err(message) => {
                             conditions.push(Condition::new(status::SYNC_ERROR, message.clone()));
-                            operation_state = Some(operation_state_value("Failed", &message, &started_at, &now, &commit, &source, &[], &initiated_by));
+                            operation_state = Some(operation_state_value("Failed", &message, &started_at, &now, &commit, &source, &[], &initiated_by, operation.as_ref()));
                             self.event(app, EventType::Warning, "OperationFailed", &format!(
                                 "Sync to {} failed (trigger: {}): {message}", short(&commit), trigger.as_str())).await;
                             self.schedule_retry(name, &spec);
@@ -727,6 +727,7 @@ fn operation_state_value(
     source: &SourceSpec,
     results: &[(ObjectId, Outcome, Option<String>)],
     initiated_by: &Value,
+    requested: Option<&Value>,
 ) -> Value {
     let resources: Vec<Value> = results
         .iter()
@@ -736,8 +737,12 @@ fn operation_state_value(
                    "message": message.clone().unwrap_or_else(|| outcome.to_string())})
         })
         .collect();
+    // A requested operation is recorded as it was asked for, so whoever
+    // asked can find its outcome.
+    let mut operation = requested.cloned().unwrap_or_else(|| json!({"initiatedBy": initiated_by}));
+    operation["sync"]["revision"] = json!(revision);
     json!({
-        "operation": {"sync": {"revision": revision}, "initiatedBy": initiated_by},
+        "operation": operation,
         "phase": phase,
         "message": message,
         "startedAt": started_at,

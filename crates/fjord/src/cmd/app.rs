@@ -116,10 +116,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         AppCommand::Sync { name, prune, timeout } => {
-            let before = get(name.clone()).await?;
-            let previous_finish = s(&before, "/status/operationState/finishedAt");
             let user = std::env::var("USER").unwrap_or_else(|_| "fjord-cli".into());
-            let patch = json!({"operation": {"initiatedBy": {"username": user}, "sync": {"prune": prune}}});
+            let request_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+            let patch = json!({"operation": {
+                "initiatedBy": {"username": user},
+                "info": [{"name": "requestId", "value": request_id}],
+                "sync": {"prune": prune}}});
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot request a sync of {name}: {e}"))?;
@@ -130,8 +132,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let deadline = Instant::now() + Duration::from_secs(timeout);
             loop {
                 let app = get(name.clone()).await?;
-                let finished = s(&app, "/status/operationState/finishedAt");
-                if app.get("operation").is_none_or(Value::is_null) && finished != previous_finish && !finished.is_empty() {
+                let ours = app
+                    .pointer("/status/operationState/operation/info")
+                    .and_then(Value::as_array)
+                    .is_some_and(|info| info.iter().any(|i| i["value"] == json!(request_id)));
+                if ours {
                     let phase = s(&app, "/status/operationState/phase");
                     println!("{name}: {phase}: {}", s(&app, "/status/operationState/message"));
                     return Ok(if phase == "Succeeded" { ExitCode::SUCCESS } else { ExitCode::from(1) });
