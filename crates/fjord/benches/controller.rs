@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::discovery::ApiResource;
 use serde_json::json;
 use testenv::{TestEnv, unique_name};
 
@@ -135,14 +134,7 @@ async fn main() {
     );
     let pid = controller.0.id();
 
-    let resource = ApiResource {
-        group: "argoproj.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "argoproj.io/v1alpha1".into(),
-        kind: "Application".into(),
-        plural: "applications".into(),
-    };
-    let apps: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &apps_ns, &resource);
+    let apps: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &apps_ns, &fjord_controller::application::api_resource());
     let repo_url = format!("file://{}", bare.display());
     let started = Instant::now();
     for i in 0..apps_n {

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use testenv::{TestEnv, unique_name, wait_until};
 
@@ -70,10 +69,10 @@ struct ControllerProcess {
 
 impl ControllerProcess {
     fn start(env: &TestEnv, namespace: &str, cache: &Path) -> Self {
-        Self::start_polling(env, namespace, cache, "2s")
+        Self::start_with(env, namespace, cache, &["--poll-interval", "2s"])
     }
 
-    fn start_polling(env: &TestEnv, namespace: &str, cache: &Path, poll: &str) -> Self {
+    fn start_with(env: &TestEnv, namespace: &str, cache: &Path, extra: &[&str]) -> Self {
         let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
             .args(["install", "--apply", "--no-deployment", "--namespace", namespace, "--kubeconfig"])
             .arg(&env.kubeconfig)
@@ -83,7 +82,8 @@ impl ControllerProcess {
         let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["controller", "--namespace", namespace, "--poll-interval", poll, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["controller", "--namespace", namespace, "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .arg("--repo-cache")
             .arg(cache)
             .arg("--kubeconfig")
@@ -104,14 +104,7 @@ impl Drop for ControllerProcess {
 }
 
 fn applications(env: &TestEnv, namespace: &str) -> Api<DynamicObject> {
-    let resource = ApiResource {
-        group: "argoproj.io".into(),
-        version: "v1alpha1".into(),
-        api_version: "argoproj.io/v1alpha1".into(),
-        kind: "Application".into(),
-        plural: "applications".into(),
-    };
-    Api::namespaced_with(env.client.clone(), namespace, &resource)
+    Api::namespaced_with(env.client.clone(), namespace, &fjord_controller::application::api_resource())
 }
 
 fn application(name: &str, namespace: &str, repo: &str, path: &str, destination: &str, finalizer: bool) -> String {
@@ -309,7 +302,7 @@ async fn plain_directory_over_git_daemon() {
     let url = format!("git://127.0.0.1:{port}/infra-repo.git");
     let cache = tempfile::tempdir().expect("cache");
     // Polling is slow here: only the webhook can make the second commit show up in time.
-    let controller = ControllerProcess::start_polling(&env, &apps_ns, &cache.path().join("repos"), "10m");
+    let controller = ControllerProcess::start_with(&env, &apps_ns, &cache.path().join("repos"), &["--poll-interval", "10m"]);
     let apps = applications(&env, &apps_ns);
     let name = format!("{prefix}-app");
     let app: DynamicObject = serde_yaml::from_str(&application(&name, &apps_ns, &url, "manifests", &prefix, false)).expect("app");
@@ -394,23 +387,7 @@ async fn two_replicas_one_leader_and_failover() {
     let first = repo.commit("initial");
     let cache = tempfile::tempdir().expect("cache");
     let start = |id: &str| {
-        let port = free_port();
-        let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["install", "--apply", "--no-deployment", "--namespace", &apps_ns, "--kubeconfig"])
-            .arg(&env.kubeconfig)
-            .output()
-            .expect("install");
-        assert!(install.status.success());
-        let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["controller", "--leader-elect", "--identity", id, "--namespace", &apps_ns, "--poll-interval", "2s"])
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--repo-cache"])
-            .arg(cache.path().join(id))
-            .arg("--kubeconfig")
-            .arg(&env.kubeconfig)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("controller");
-        ControllerProcess { child, port }
+        ControllerProcess::start_with(&env, &apps_ns, &cache.path().join(id), &["--leader-elect", "--identity", id, "--poll-interval", "2s"])
     };
     let a = start("replica-a");
     tokio::time::sleep(Duration::from_secs(1)).await;
