@@ -317,16 +317,19 @@ async fn plain_directory_over_git_daemon() {
     // A push webhook (GitHub's format) refreshes the application at once.
     repo.write("manifests/cm.yaml", &support::configmap("settings", "LEVEL", "debug"));
     let second = repo.commit("debug logging");
-    let payload = json!({"ref": "refs/heads/main", "before": first, "after": second,
-        "repository": {"clone_url": url, "html_url": url, "default_branch": "main", "full_name": "org/infra-repo"}});
-    let out = Command::new("curl")
-        .args(["-sf", "-X", "POST", "-H", "X-GitHub-Event: push", "-H", "Content-Type: application/json", "--data"])
-        .arg(payload.to_string())
-        .arg(format!("http://127.0.0.1:{}/api/webhook", controller.port))
-        .output()
-        .expect("curl");
-    assert!(out.status.success(), "webhook refused: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("refreshed 1 applications"), "{}", String::from_utf8_lossy(&out.stdout));
+    let webhook = |before: &str, after: &str| {
+        let payload = json!({"ref": "refs/heads/main", "before": before, "after": after,
+            "repository": {"clone_url": url, "html_url": url, "default_branch": "main", "full_name": "org/infra-repo"}});
+        let out = Command::new("curl")
+            .args(["-sf", "-X", "POST", "-H", "X-GitHub-Event: push", "-H", "Content-Type: application/json", "--data"])
+            .arg(payload.to_string())
+            .arg(format!("http://127.0.0.1:{}/api/webhook", controller.port))
+            .output()
+            .expect("curl");
+        let answer = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success() && answer.contains("refreshed 1 applications"), "webhook refused: {answer}");
+    };
+    webhook(&first, &second);
     wait_synced_healthy(&apps, &name, &second).await;
     let level = configmaps.get("settings").await.expect("get").data.unwrap_or_default().get("LEVEL").cloned();
     assert_eq!(level.as_deref(), Some("debug"));
@@ -373,6 +376,7 @@ async fn plain_directory_over_git_daemon() {
     // An unknown field fails validation, unless the app says Validate=false.
     repo.write("manifests/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\nbogus: true\n");
     let third = repo.commit("a field the server does not know");
+    webhook(&second, &third);
     wait_until(WAIT, "a SyncError for the unknown field", || async {
         let s = app_status(&apps, &name).await;
         s.pointer("/sync/revision") == Some(&json!(third))
