@@ -10,6 +10,7 @@ pub mod keys;
 pub mod open;
 pub mod scope;
 pub mod seal;
+pub mod template;
 pub mod types;
 
 pub use cert::{ControllerCert, parse_cert_pem};

@@ -47,9 +47,6 @@ pub fn unseal(ss: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Re
             return Err(Error::InvalidSealedSecret("both spec.data and spec.encryptedData are set"));
         }
         let template = &ss.spec.template;
-        if !template.data.is_empty() {
-            return Err(Error::Unsupported("spec.template.data (Go templates)"));
-        }
         let mut secret = Secret {
             api_version: "v1".into(),
             kind: "Secret".into(),
@@ -63,6 +60,14 @@ pub fn unseal(ss: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Re
                 .map_err(|e| Error::Item { item: item.clone(), reason: Box::new(e) })?;
             secret.data.insert(item.clone(), SecretValue(opened));
         }
+        // Rendered over the opened items only; a result replaces an item of the same name.
+        let mut rendered = Vec::new();
+        for (item, text) in &template.data {
+            let value = crate::template::render(text, &secret.data)
+                .map_err(|e| Error::Item { item: item.clone(), reason: Box::new(e) })?;
+            rendered.push((item.clone(), SecretValue::new(value)));
+        }
+        secret.data.extend(rendered);
         secret
     } else if has_v1 {
         if !opts.accept_v1_data {
