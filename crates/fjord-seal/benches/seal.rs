@@ -7,7 +7,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn key(name: &str) -> Vec<PrivateKey> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/keys").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/keys")
+        .join(name);
     fjord_seal::parse_private_keys(&std::fs::read(path).unwrap(), name).unwrap()
 }
 
@@ -20,9 +22,27 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("rsa4096");
     g.throughput(Throughput::Elements(1));
     g.bench_function("seal_value", |b| {
-        b.iter(|| fjord_seal::seal_raw(&mut OsRng, &public, black_box(&value), Scope::Strict, Some("ns"), Some("n")).unwrap())
+        b.iter(|| {
+            fjord_seal::seal_raw(
+                &mut OsRng,
+                &public,
+                black_box(&value),
+                Scope::Strict,
+                Some("ns"),
+                Some("n"),
+            )
+            .unwrap()
+        })
     });
-    let sealed = fjord_seal::seal_raw(&mut OsRng, &public, &value, Scope::Strict, Some("ns"), Some("n")).unwrap();
+    let sealed = fjord_seal::seal_raw(
+        &mut OsRng,
+        &public,
+        &value,
+        Scope::Strict,
+        Some("ns"),
+        Some("n"),
+    )
+    .unwrap();
     g.bench_function("open_value_first_key", |b| {
         b.iter(|| fjord_seal::open_value(&new, black_box(&sealed), "ns/n").unwrap())
     });

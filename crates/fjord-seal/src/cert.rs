@@ -35,9 +35,12 @@ pub fn parse_cert_pem(bytes: &[u8]) -> Result<ControllerCert> {
 pub fn parse_cert_der(der: &[u8]) -> Result<ControllerCert> {
     let cert = Certificate::from_der(der).map_err(|_| Error::Certificate("malformed DER"))?;
     let tbs = &cert.tbs_certificate;
-    let spki = tbs.subject_public_key_info.to_der().map_err(|_| Error::Certificate("malformed public key"))?;
-    let public_key =
-        RsaPublicKey::from_public_key_der(&spki).map_err(|_| Error::Certificate("public key is not RSA"))?;
+    let spki = tbs
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| Error::Certificate("malformed public key"))?;
+    let public_key = RsaPublicKey::from_public_key_der(&spki)
+        .map_err(|_| Error::Certificate("public key is not RSA"))?;
     let to_time = |d: Duration| UNIX_EPOCH + d;
     Ok(ControllerCert {
         public_key,

@@ -83,7 +83,11 @@ pub fn hybrid_encrypt_deterministic(
     session_key: &SessionKey,
     oaep_seed: &[u8; OAEP_SEED_LEN],
 ) -> Result<Vec<u8>> {
-    let mut rng = FixedSeed { seed: *oaep_seed, used: 0, overrun: false };
+    let mut rng = FixedSeed {
+        seed: *oaep_seed,
+        used: 0,
+        overrun: false,
+    };
     let out = encrypt_with_rng(&mut rng, public_key, plaintext, label, session_key)?;
     // OAEP with SHA-256 draws exactly one 32-byte seed; anything else means the output does not
     // correspond to the given seed.
@@ -102,11 +106,15 @@ fn encrypt_with_rng<R: RngCore + CryptoRng>(
 ) -> Result<Vec<u8>> {
     use rsa::traits::PublicKeyParts;
     let padding = Oaep::new_with_label::<Sha256, _>(label);
-    let rsa_block = public_key.encrypt(rng, padding, session_key.0.as_ref()).map_err(|_| Error::Encrypt)?;
+    let rsa_block = public_key
+        .encrypt(rng, padding, session_key.0.as_ref())
+        .map_err(|_| Error::Encrypt)?;
     let block_len = u16::try_from(rsa_block.len()).map_err(|_| Error::Encrypt)?;
     debug_assert_eq!(rsa_block.len(), public_key.size());
     let cipher = Aes256Gcm::new_from_slice(session_key.0.as_ref()).map_err(|_| Error::Encrypt)?;
-    let sealed = cipher.encrypt(Nonce::from_slice(&NONCE), plaintext).map_err(|_| Error::Encrypt)?;
+    let sealed = cipher
+        .encrypt(Nonce::from_slice(&NONCE), plaintext)
+        .map_err(|_| Error::Encrypt)?;
     let mut out = Vec::with_capacity(2 + rsa_block.len() + sealed.len());
     out.extend_from_slice(&block_len.to_be_bytes());
     out.extend_from_slice(&rsa_block);
@@ -132,15 +140,33 @@ pub fn hybrid_decrypt(keys: &[PrivateKey], ciphertext: &[u8], label: &str) -> Re
     Err(Error::NoKeyCouldDecrypt)
 }
 
-fn single_decrypt(key: &PrivateKey, rsa_block: &[u8], sealed: &[u8], label: &str) -> Option<Plaintext> {
+fn single_decrypt(
+    key: &PrivateKey,
+    rsa_block: &[u8],
+    sealed: &[u8],
+    label: &str,
+) -> Option<Plaintext> {
     let padding = Oaep::new_with_label::<Sha256, _>(label);
-    let session_key = Zeroizing::new(key.inner().decrypt_blinded(&mut rand::rngs::OsRng, padding, rsa_block).ok()?);
+    let session_key = Zeroizing::new(
+        key.inner()
+            .decrypt_blinded(&mut rand::rngs::OsRng, padding, rsa_block)
+            .ok()?,
+    );
     let nonce = Nonce::from_slice(&NONCE);
     // Go's aes.NewCipher takes any AES key size, so a foreign sealer may have used 16 or 24 bytes.
     let opened = match session_key.len() {
-        16 => Aes128Gcm::new_from_slice(&session_key).ok()?.decrypt(nonce, sealed).ok()?,
-        24 => Aes192Gcm::new_from_slice(&session_key).ok()?.decrypt(nonce, sealed).ok()?,
-        32 => Aes256Gcm::new_from_slice(&session_key).ok()?.decrypt(nonce, sealed).ok()?,
+        16 => Aes128Gcm::new_from_slice(&session_key)
+            .ok()?
+            .decrypt(nonce, sealed)
+            .ok()?,
+        24 => Aes192Gcm::new_from_slice(&session_key)
+            .ok()?
+            .decrypt(nonce, sealed)
+            .ok()?,
+        32 => Aes256Gcm::new_from_slice(&session_key)
+            .ok()?
+            .decrypt(nonce, sealed)
+            .ok()?,
         _ => return None,
     };
     Some(Plaintext::new(opened))

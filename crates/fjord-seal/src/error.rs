@@ -21,7 +21,13 @@ pub enum Error {
     #[error("certificate has expired")]
     CertificateExpired,
     #[error("cannot parse {what} at line {line}, column {column}")]
-    Parse { what: &'static str, line: usize, column: usize },
+    Parse {
+        what: &'static str,
+        line: usize,
+        column: usize,
+    },
+    #[error("document {index} is not a valid {what}")]
+    Document { what: &'static str, index: usize },
     #[error("invalid SealedSecret: {0}")]
     InvalidSealedSecret(&'static str),
     #[error("invalid Secret: {0}")]
@@ -36,11 +42,18 @@ impl Error {
     /// serde messages may quote the offending input (which can be a secret value), so only the
     /// position survives.
     pub(crate) fn from_yaml(what: &'static str, e: &serde_yaml::Error) -> Self {
-        let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
         Error::Parse { what, line, column }
     }
 
     pub(crate) fn from_json(what: &'static str, e: &serde_json::Error) -> Self {
-        Error::Parse { what, line: e.line(), column: e.column() }
+        Error::Parse {
+            what,
+            line: e.line(),
+            column: e.column(),
+        }
     }
 }

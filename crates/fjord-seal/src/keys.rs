@@ -50,7 +50,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn from_pem(bytes: &[u8], source: &str) -> Result<Vec<PrivateKey>> {
-    let blocks = pem::parse_many(bytes).map_err(|_| Error::InvalidPrivateKey(source.to_string()))?;
+    let blocks =
+        pem::parse_many(bytes).map_err(|_| Error::InvalidPrivateKey(source.to_string()))?;
     let mut keys = Vec::new();
     for block in blocks {
         let key = match block.tag() {
@@ -66,7 +67,8 @@ fn from_pem(bytes: &[u8], source: &str) -> Result<Vec<PrivateKey>> {
 }
 
 fn from_secret_backup(bytes: &[u8], source: &str) -> Result<Vec<PrivateKey>> {
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::InvalidPrivateKey(source.to_string()))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| Error::InvalidPrivateKey(source.to_string()))?;
     let mut keys = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
         let value = <serde_yaml::Value as serde::Deserialize>::deserialize(doc)
@@ -76,19 +78,32 @@ fn from_secret_backup(bytes: &[u8], source: &str) -> Result<Vec<PrivateKey>> {
     Ok(keys)
 }
 
-fn collect_tls_keys(value: &serde_yaml::Value, source: &str, out: &mut Vec<PrivateKey>) -> Result<()> {
+fn collect_tls_keys(
+    value: &serde_yaml::Value,
+    source: &str,
+    out: &mut Vec<PrivateKey>,
+) -> Result<()> {
     if let Some(items) = value.get("items").and_then(|i| i.as_sequence()) {
         for item in items {
             collect_tls_keys(item, source, out)?;
         }
         return Ok(());
     }
-    if let Some(encoded) = value.get("data").and_then(|d| d.get("tls.key")).and_then(|k| k.as_str()) {
+    if let Some(encoded) = value
+        .get("data")
+        .and_then(|d| d.get("tls.key"))
+        .and_then(|k| k.as_str())
+    {
         let pem_bytes = zeroize::Zeroizing::new(
-            decode_base64_lenient(encoded).ok_or_else(|| Error::InvalidPrivateKey(source.to_string()))?,
+            decode_base64_lenient(encoded)
+                .ok_or_else(|| Error::InvalidPrivateKey(source.to_string()))?,
         );
         out.extend(from_pem(&pem_bytes, source)?);
-    } else if let Some(pem_text) = value.get("stringData").and_then(|d| d.get("tls.key")).and_then(|k| k.as_str()) {
+    } else if let Some(pem_text) = value
+        .get("stringData")
+        .and_then(|d| d.get("tls.key"))
+        .and_then(|k| k.as_str())
+    {
         out.extend(from_pem(pem_text.as_bytes(), source)?);
     }
     Ok(())
@@ -97,5 +112,7 @@ fn collect_tls_keys(value: &serde_yaml::Value, source: &str, out: &mut Vec<Priva
 /// Go's base64 decoder skips CR and LF, and so must we for values wrapped by other tools.
 pub(crate) fn decode_base64_lenient(s: &str) -> Option<Vec<u8>> {
     let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-    base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .ok()
 }

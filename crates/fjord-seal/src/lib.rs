@@ -20,7 +20,10 @@ pub use keys::{PrivateKey, parse_private_keys};
 pub use open::{UnsealOptions, open_value, unseal};
 pub use scope::Scope;
 pub use seal::{SealOptions, merge_into, seal_raw, seal_secret};
-pub use types::{parse_sealed_secrets, parse_secrets, to_json_pretty, to_yaml_sorted, ObjectMeta, OwnerReference, SealedSecret, SealedSecretSpec, Secret, SecretTemplate, SecretValue};
+pub use types::{
+    ObjectMeta, OwnerReference, SealedSecret, SealedSecretSpec, Secret, SecretTemplate,
+    SecretValue, parse_sealed_secrets, parse_secrets, to_json_pretty, to_yaml_sorted,
+};
 
 /// The randomness source for sealing; re-exported so callers need not pick an RNG crate.
 pub use rand::rngs::OsRng;

@@ -4,9 +4,13 @@ use crate::crypto::{Plaintext, hybrid_decrypt};
 use crate::error::{Error, Result};
 use crate::keys::{PrivateKey, decode_base64_lenient};
 use crate::scope::Scope;
-use crate::types::{OwnerReference, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, Secret, SecretValue};
+use crate::types::{
+    OwnerReference, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, Secret,
+    SecretValue,
+};
 
-pub const ANNOTATION_SKIP_OWNER_REFERENCES: &str = "sealedsecrets.bitnami.com/skip-set-owner-references";
+pub const ANNOTATION_SKIP_OWNER_REFERENCES: &str =
+    "sealedsecrets.bitnami.com/skip-set-owner-references";
 
 #[derive(Clone, Copy, Debug)]
 pub struct UnsealOptions {
@@ -17,7 +21,9 @@ pub struct UnsealOptions {
 
 impl Default for UnsealOptions {
     fn default() -> Self {
-        UnsealOptions { accept_v1_data: true }
+        UnsealOptions {
+            accept_v1_data: true,
+        }
     }
 }
 
@@ -44,7 +50,9 @@ pub fn unseal(ss: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Re
     let has_v1 = ss.spec.data.as_deref().is_some_and(|d| !d.is_empty());
     let mut secret = if !ss.spec.encrypted_data.is_empty() {
         if has_v1 {
-            return Err(Error::InvalidSealedSecret("both spec.data and spec.encryptedData are set"));
+            return Err(Error::InvalidSealedSecret(
+                "both spec.data and spec.encryptedData are set",
+            ));
         }
         let template = &ss.spec.template;
         let mut secret = Secret {
@@ -56,15 +64,19 @@ pub fn unseal(ss: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Re
             ..Default::default()
         };
         for (item, value) in &ss.spec.encrypted_data {
-            let opened = open_value(keys, value, &label)
-                .map_err(|e| Error::Item { item: item.clone(), reason: Box::new(e) })?;
+            let opened = open_value(keys, value, &label).map_err(|e| Error::Item {
+                item: item.clone(),
+                reason: Box::new(e),
+            })?;
             secret.data.insert(item.clone(), SecretValue(opened));
         }
         // Rendered over the opened items only; a result replaces an item of the same name.
         let mut rendered = Vec::new();
         for (item, text) in &template.data {
-            let value = crate::template::render(text, &secret.data)
-                .map_err(|e| Error::Item { item: item.clone(), reason: Box::new(e) })?;
+            let value = crate::template::render(text, &secret.data).map_err(|e| Error::Item {
+                item: item.clone(),
+                reason: Box::new(e),
+            })?;
             rendered.push((item.clone(), SecretValue::new(value)));
         }
         secret.data.extend(rendered);
@@ -75,8 +87,8 @@ pub fn unseal(ss: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Re
         }
         let blob = ss.spec.data.as_deref().unwrap_or_default();
         let opened = open_value(keys, blob, &label)?;
-        let mut secret: Secret =
-            serde_json::from_slice(opened.as_bytes()).map_err(|e| Error::from_json("sealed v1 Secret", &e))?;
+        let mut secret: Secret = serde_json::from_slice(opened.as_bytes())
+            .map_err(|e| Error::from_json("sealed v1 Secret", &e))?;
         secret.api_version = "v1".into();
         secret.kind = "Secret".into();
         secret
@@ -90,7 +102,11 @@ pub fn unseal(ss: &SealedSecret, keys: &[PrivateKey], opts: UnsealOptions) -> Re
     if secret.type_.as_deref().is_none_or(str::is_empty) {
         secret.type_ = Some("Opaque".into());
     }
-    let skip_owner = secret.metadata.annotations.get(ANNOTATION_SKIP_OWNER_REFERENCES).is_some_and(|v| v == "true");
+    let skip_owner = secret
+        .metadata
+        .annotations
+        .get(ANNOTATION_SKIP_OWNER_REFERENCES)
+        .is_some_and(|v| v == "true");
     secret.metadata.owner_references = if skip_owner {
         Vec::new()
     } else {

@@ -75,7 +75,9 @@ impl FromStr for Scope {
             "strict" => Ok(Scope::Strict),
             "namespace-wide" => Ok(Scope::NamespaceWide),
             "cluster-wide" => Ok(Scope::ClusterWide),
-            other => Err(format!("unknown scope {other:?} (strict, namespace-wide, cluster-wide)")),
+            other => Err(format!(
+                "unknown scope {other:?} (strict, namespace-wide, cluster-wide)"
+            )),
         }
     }
 }

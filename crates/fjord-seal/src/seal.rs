@@ -8,10 +8,15 @@ use std::collections::BTreeMap;
 use crate::crypto::hybrid_encrypt;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
-use crate::types::{ObjectMeta, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, SealedSecretSpec, Secret, SecretTemplate};
+use crate::types::{
+    ObjectMeta, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, SealedSecretSpec,
+    Secret, SecretTemplate,
+};
 
-const LAST_APPLIED_ANNOTATIONS: [&str; 2] =
-    ["kubectl.kubernetes.io/last-applied-configuration", "kubecfg.ksonnet.io/last-applied-configuration"];
+const LAST_APPLIED_ANNOTATIONS: [&str; 2] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "kubecfg.ksonnet.io/last-applied-configuration",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct SealOptions {
@@ -35,7 +40,9 @@ pub fn seal_secret<R: RngCore + CryptoRng>(
         secret.metadata.name = Some(name.clone());
     }
     if secret.data.is_empty() && secret.string_data.is_empty() && !opts.allow_empty_data {
-        return Err(Error::InvalidSecret("it has no data and no stringData".into()));
+        return Err(Error::InvalidSecret(
+            "it has no data and no stringData".into(),
+        ));
     }
     if let Some(scope) = opts.scope.filter(|s| *s != Scope::Strict) {
         scope.apply_to_annotations(&mut secret.metadata.annotations);
@@ -52,22 +59,32 @@ pub fn seal_secret<R: RngCore + CryptoRng>(
             )));
         }
         (None, Some(given)) => secret.metadata.namespace = Some(given.clone()),
-        (Some(own), Some(given)) if own.is_empty() => secret.metadata.namespace = Some(given.clone()),
+        (Some(own), Some(given)) if own.is_empty() => {
+            secret.metadata.namespace = Some(given.clone())
+        }
         _ => {}
     }
     let namespace = secret.metadata.namespace.clone().unwrap_or_default();
     if namespace.is_empty() && scope != Scope::ClusterWide {
-        return Err(Error::InvalidSecret("a namespace is needed unless cluster-wide".into()));
+        return Err(Error::InvalidSecret(
+            "a namespace is needed unless cluster-wide".into(),
+        ));
     }
     let label = scope.label(&namespace, &name);
 
     let mut encrypted = BTreeMap::new();
     for (item, value) in &secret.data {
-        encrypted.insert(item.clone(), seal_bytes(rng, public_key, value.as_bytes(), &label)?);
+        encrypted.insert(
+            item.clone(),
+            seal_bytes(rng, public_key, value.as_bytes(), &label)?,
+        );
     }
     // stringData wins on a clash, as the API server merges it over data.
     for (item, value) in &secret.string_data {
-        encrypted.insert(item.clone(), seal_bytes(rng, public_key, value.0.as_bytes(), &label)?);
+        encrypted.insert(
+            item.clone(),
+            seal_bytes(rng, public_key, value.0.as_bytes(), &label)?,
+        );
     }
 
     let mut outer = ObjectMeta {
@@ -115,7 +132,12 @@ fn template_metadata(meta: &ObjectMeta) -> ObjectMeta {
     }
 }
 
-fn seal_bytes<R: RngCore + CryptoRng>(rng: &mut R, key: &RsaPublicKey, value: &[u8], label: &str) -> Result<String> {
+fn seal_bytes<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    key: &RsaPublicKey,
+    value: &[u8],
+    label: &str,
+) -> Result<String> {
     let sealed = hybrid_encrypt(rng, key, value, label)?;
     Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
 }
@@ -132,17 +154,24 @@ pub fn seal_raw<R: RngCore + CryptoRng>(
     let namespace = namespace.unwrap_or_default();
     let name = name.unwrap_or_default();
     if scope != Scope::ClusterWide && namespace.is_empty() {
-        return Err(Error::InvalidSecret("--raw needs a namespace unless cluster-wide".into()));
+        return Err(Error::InvalidSecret(
+            "--raw needs a namespace unless cluster-wide".into(),
+        ));
     }
     if scope == Scope::Strict && name.is_empty() {
-        return Err(Error::InvalidSecret("--raw with strict scope needs --name".into()));
+        return Err(Error::InvalidSecret(
+            "--raw with strict scope needs --name".into(),
+        ));
     }
     seal_bytes(rng, public_key, value, &scope.label(namespace, name))
 }
 
 /// `--merge-into`: new items and template labels, annotations and data are merged into `target`.
 pub fn merge_into(target: &mut SealedSecret, update: SealedSecret) {
-    target.spec.encrypted_data.extend(update.spec.encrypted_data);
+    target
+        .spec
+        .encrypted_data
+        .extend(update.spec.encrypted_data);
     let t = &mut target.spec.template;
     let u = update.spec.template;
     t.metadata.labels.extend(u.metadata.labels);

@@ -21,24 +21,33 @@ pub fn render(template: &str, items: &BTreeMap<String, SecretValue>) -> Result<V
             text = text.trim_start();
         }
         let after_open = &rest[start + 2..];
-        let trim_left = after_open.starts_with("- ") || after_open.starts_with("-\t") || after_open.starts_with("-\n");
+        let trim_left = after_open.starts_with("- ")
+            || after_open.starts_with("-\t")
+            || after_open.starts_with("-\n");
         if trim_left {
             text = text.trim_end();
         }
         out.extend_from_slice(text.as_bytes());
-        let end = after_open.find("}}").ok_or(Error::Unsupported("unterminated template action"))?;
+        let end = after_open
+            .find("}}")
+            .ok_or(Error::Unsupported("unterminated template action"))?;
         let mut action = &after_open[..end];
         if trim_left {
             action = &action[1..];
         }
-        trim_next_text = action.ends_with(" -") || action.ends_with("\t-") || action.ends_with("\n-");
+        trim_next_text =
+            action.ends_with(" -") || action.ends_with("\t-") || action.ends_with("\n-");
         if trim_next_text {
             action = &action[..action.len() - 1];
         }
         out.extend_from_slice(&eval(action.trim(), items)?);
         rest = &after_open[end + 2..];
     }
-    let tail = if trim_next_text { rest.trim_start() } else { rest };
+    let tail = if trim_next_text {
+        rest.trim_start()
+    } else {
+        rest
+    };
     out.extend_from_slice(tail.as_bytes());
     Ok(out)
 }
@@ -49,19 +58,30 @@ fn eval(action: &str, items: &BTreeMap<String, SecretValue>) -> Result<Vec<u8>> 
     }
     let key = if let Some(field) = action.strip_prefix('.') {
         if field.is_empty() || !field.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(Error::Unsupported("template action other than {{ .item }} or {{ index . \"item\" }}"));
+            return Err(Error::Unsupported(
+                "template action other than {{ .item }} or {{ index . \"item\" }}",
+            ));
         }
         field.to_string()
     } else if let Some(arg) = action.strip_prefix("index . ") {
         let arg = arg.trim();
         match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
             Some(k) if !k.contains(['"', '\\']) => k.to_string(),
-            _ => return Err(Error::Unsupported("template index argument other than a plain string")),
+            _ => {
+                return Err(Error::Unsupported(
+                    "template index argument other than a plain string",
+                ));
+            }
         }
     } else {
-        return Err(Error::Unsupported("template action other than {{ .item }} or {{ index . \"item\" }}"));
+        return Err(Error::Unsupported(
+            "template action other than {{ .item }} or {{ index . \"item\" }}",
+        ));
     };
-    Ok(items.get(&key).map(|v| v.as_bytes().to_vec()).unwrap_or_else(|| NO_VALUE.to_vec()))
+    Ok(items
+        .get(&key)
+        .map(|v| v.as_bytes().to_vec())
+        .unwrap_or_else(|| NO_VALUE.to_vec()))
 }
 
 #[cfg(test)]
@@ -91,8 +111,17 @@ mod tests {
 
     #[test]
     fn anything_else_is_unsupported() {
-        for t in ["{{ .user | upper }}", "{{ if .user }}x{{ end }}", "{{ b64enc .user }}", "{{ .user", "{{ .a.b }}"] {
-            assert!(matches!(render(t, &items()), Err(Error::Unsupported(_))), "{t}");
+        for t in [
+            "{{ .user | upper }}",
+            "{{ if .user }}x{{ end }}",
+            "{{ b64enc .user }}",
+            "{{ .user",
+            "{{ .a.b }}",
+        ] {
+            assert!(
+                matches!(render(t, &items()), Err(Error::Unsupported(_))),
+                "{t}"
+            );
         }
     }
 }

@@ -36,13 +36,29 @@ pub struct ObjectMeta {
     pub deletion_timestamp: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_grace_period_seconds: Option<i64>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub owner_references: Vec<OwnerReference>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub finalizers: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_fields: Option<serde_json::Value>,
@@ -109,9 +125,17 @@ pub struct Secret {
     pub metadata: ObjectMeta,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub data: BTreeMap<String, SecretValue>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub string_data: BTreeMap<String, RedactedString>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
@@ -195,15 +219,23 @@ pub struct SecretTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub immutable: Option<bool>,
     /// Go text/template strings, evaluated by the controller over the opened items.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub data: BTreeMap<String, String>,
 }
 
-fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
+fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-fn lenient_string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn lenient_string_map<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
     let v = serde_json::Value::deserialize(d)?;
     Ok(serde_json::from_value(v).unwrap_or_default())
 }
@@ -212,7 +244,11 @@ fn lenient_string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String
 /// `kind: List` is flattened. Empty documents are skipped.
 fn parse_objects(bytes: &[u8], what: &'static str) -> crate::error::Result<Vec<serde_json::Value>> {
     use crate::error::Error;
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::Parse { what, line: 0, column: 0 })?;
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::Parse {
+        what,
+        line: 0,
+        column: 0,
+    })?;
     let mut docs = Vec::new();
     if text.trim_start().starts_with('{') {
         for doc in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
@@ -228,7 +264,9 @@ fn parse_objects(bytes: &[u8], what: &'static str) -> crate::error::Result<Vec<s
     for doc in docs {
         match doc {
             serde_json::Value::Null => {}
-            serde_json::Value::Object(ref m) if m.get("kind").and_then(|k| k.as_str()) == Some("List") => {
+            serde_json::Value::Object(ref m)
+                if m.get("kind").and_then(|k| k.as_str()) == Some("List") =>
+            {
                 if let Some(items) = m.get("items").and_then(|i| i.as_array()) {
                     out.extend(items.iter().cloned());
                 }
@@ -245,7 +283,10 @@ pub fn parse_secrets(bytes: &[u8]) -> crate::error::Result<Vec<Secret>> {
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
-            serde_json::from_value(v).map_err(|_| crate::error::Error::Parse { what: "Secret", line: 0, column: i + 1 })
+            serde_json::from_value(v).map_err(|_| crate::error::Error::Document {
+                what: "Secret",
+                index: i + 1,
+            })
         })
         .collect()
 }
@@ -255,8 +296,10 @@ pub fn parse_sealed_secrets(bytes: &[u8]) -> crate::error::Result<Vec<SealedSecr
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
-            serde_json::from_value(v)
-                .map_err(|_| crate::error::Error::Parse { what: "SealedSecret", line: 0, column: i + 1 })
+            serde_json::from_value(v).map_err(|_| crate::error::Error::Document {
+                what: "SealedSecret",
+                index: i + 1,
+            })
         })
         .collect()
 }
@@ -268,7 +311,8 @@ pub fn to_json_pretty<T: Serialize>(value: &T) -> serde_json::Result<String> {
 
 /// kubeseal's YAML: `---`, then keys sorted at every level.
 pub fn to_yaml_sorted<T: Serialize>(value: &T) -> Result<String, serde_yaml::Error> {
-    let v = serde_json::to_value(value).map_err(<serde_yaml::Error as serde::ser::Error>::custom)?;
+    let v =
+        serde_json::to_value(value).map_err(<serde_yaml::Error as serde::ser::Error>::custom)?;
     let body = serde_yaml::to_string(&sorted(v))?;
     Ok(format!("---\n{body}"))
 }
@@ -278,10 +322,15 @@ fn sorted(v: serde_json::Value) -> serde_yaml::Value {
         serde_json::Value::Object(m) => {
             let ordered: BTreeMap<String, serde_json::Value> = m.into_iter().collect();
             serde_yaml::Value::Mapping(
-                ordered.into_iter().map(|(k, v)| (serde_yaml::Value::String(k), sorted(v))).collect(),
+                ordered
+                    .into_iter()
+                    .map(|(k, v)| (serde_yaml::Value::String(k), sorted(v)))
+                    .collect(),
             )
         }
-        serde_json::Value::Array(a) => serde_yaml::Value::Sequence(a.into_iter().map(sorted).collect()),
+        serde_json::Value::Array(a) => {
+            serde_yaml::Value::Sequence(a.into_iter().map(sorted).collect())
+        }
         other => serde_yaml::to_value(other).unwrap_or(serde_yaml::Value::Null),
     }
 }

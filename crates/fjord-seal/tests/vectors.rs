@@ -29,7 +29,10 @@ fn b64(s: &str) -> Vec<u8> {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 struct Keys {
@@ -44,9 +47,17 @@ fn load_keys(manifest: &Value) -> Keys {
         let path = k["private_key"].as_str().unwrap();
         let mut keys = fjord_seal::parse_private_keys(read(path).as_bytes(), path).unwrap();
         assert_eq!(keys.len(), 1);
-        let cert = fjord_seal::parse_cert_pem(read(k["cert"].as_str().unwrap()).as_bytes()).unwrap();
-        assert_eq!(cert.public_key, keys[0].public_key(), "{id}: cert and key differ");
-        assert_eq!(cert.public_key.size() * 8, k["modulus_bits"].as_u64().unwrap() as usize);
+        let cert =
+            fjord_seal::parse_cert_pem(read(k["cert"].as_str().unwrap()).as_bytes()).unwrap();
+        assert_eq!(
+            cert.public_key,
+            keys[0].public_key(),
+            "{id}: cert and key differ"
+        );
+        assert_eq!(
+            cert.public_key.size() * 8,
+            k["modulus_bits"].as_u64().unwrap() as usize
+        );
         private.insert(id.clone(), keys.remove(0));
         public.insert(id.clone(), cert.public_key);
     }
@@ -86,8 +97,12 @@ fn check_case(case: &Value, keys: &Keys, sealed: &SealedSecret) -> Result<(), St
     if label != case["oaep_label"].as_str().unwrap() {
         return Err(format!("derived label {label:?}"));
     }
-    let held: Vec<PrivateKey> =
-        case["keys"].as_array().unwrap().iter().map(|k| keys.private[k.as_str().unwrap()].clone()).collect();
+    let held: Vec<PrivateKey> = case["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| keys.private[k.as_str().unwrap()].clone())
+        .collect();
     let result = fjord_seal::unseal(sealed, &held, UnsealOptions::default());
     match case["expect"].as_str().unwrap() {
         "error" => match result {
@@ -97,12 +112,16 @@ fn check_case(case: &Value, keys: &Keys, sealed: &SealedSecret) -> Result<(), St
         _ => {
             let secret = result.map_err(|e| e.to_string())?;
             for (item, want) in case["plaintext_b64"].as_object().unwrap() {
-                let got = secret.data.get(item).ok_or(format!("item {item} missing"))?;
+                let got = secret
+                    .data
+                    .get(item)
+                    .ok_or(format!("item {item} missing"))?;
                 if got.as_bytes() != b64(want.as_str().unwrap()) {
                     return Err(format!("item {item} differs"));
                 }
             }
-            let expected: Value = serde_yaml::from_str(&read(case["expected_secret"].as_str().unwrap())).unwrap();
+            let expected: Value =
+                serde_yaml::from_str(&read(case["expected_secret"].as_str().unwrap())).unwrap();
             let got = to_json(&secret);
             if got != expected {
                 return Err(format!("Secret differs:\n got {got}\nwant {expected}"));
@@ -115,9 +134,14 @@ fn check_case(case: &Value, keys: &Keys, sealed: &SealedSecret) -> Result<(), St
 /// Seals the input with the newest certificate and checks the SealedSecret has the vector's
 /// shape (everything but the randomised values), then opens it again.
 fn check_reseal(case: &Value, keys: &Keys, reference: &SealedSecret) -> Result<(), String> {
-    let input: Secret = serde_yaml::from_str(&read(case["input_secret"].as_str().unwrap())).unwrap();
+    let input: Secret =
+        serde_yaml::from_str(&read(case["input_secret"].as_str().unwrap())).unwrap();
     // The vectors were sealed with `--scope`, except the one testing the input's annotations.
-    let from_annotation = case["features"].as_array().unwrap().iter().any(|f| f == "scope-from-input-annotation");
+    let from_annotation = case["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "scope-from-input-annotation");
     let opts = SealOptions {
         scope: (!from_annotation).then(|| case["scope"].as_str().unwrap().parse().unwrap()),
         ..Default::default()
@@ -128,7 +152,11 @@ fn check_reseal(case: &Value, keys: &Keys, reference: &SealedSecret) -> Result<(
     let mut shape = to_json(&sealed);
     let mut want = to_json(reference);
     for v in [&mut shape, &mut want] {
-        for item in v["spec"]["encryptedData"].as_object_mut().unwrap().values_mut() {
+        for item in v["spec"]["encryptedData"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+        {
             *item = Value::Null;
         }
     }
@@ -136,8 +164,10 @@ fn check_reseal(case: &Value, keys: &Keys, reference: &SealedSecret) -> Result<(
         return Err(format!("sealed shape differs:\n got {shape}\nwant {want}"));
     }
     let all: Vec<PrivateKey> = keys.private.values().cloned().collect();
-    let opened = fjord_seal::unseal(&sealed, &all, UnsealOptions::default()).map_err(|e| e.to_string())?;
-    let expected: Value = serde_yaml::from_str(&read(case["expected_secret"].as_str().unwrap())).unwrap();
+    let opened =
+        fjord_seal::unseal(&sealed, &all, UnsealOptions::default()).map_err(|e| e.to_string())?;
+    let expected: Value =
+        serde_yaml::from_str(&read(case["expected_secret"].as_str().unwrap())).unwrap();
     if to_json(&opened) != expected {
         return Err("re-sealed Secret opens to something else".into());
     }
@@ -152,10 +182,25 @@ fn all_vectors() {
 
     for case in manifest["cases"].as_array().unwrap() {
         let id = case["id"].as_str().unwrap();
-        let features: Vec<&str> = case["features"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-        let yaml: SealedSecret = serde_yaml::from_str(&read(case["sealed_yaml"].as_str().unwrap())).unwrap();
-        let json: SealedSecret = serde_json::from_str(&read(case["sealed_json"].as_str().unwrap())).unwrap();
-        tally.check(id, "yaml==json", if yaml == json { Ok(()) } else { Err("YAML and JSON differ".into()) });
+        let features: Vec<&str> = case["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        let yaml: SealedSecret =
+            serde_yaml::from_str(&read(case["sealed_yaml"].as_str().unwrap())).unwrap();
+        let json: SealedSecret =
+            serde_json::from_str(&read(case["sealed_json"].as_str().unwrap())).unwrap();
+        tally.check(
+            id,
+            "yaml==json",
+            if yaml == json {
+                Ok(())
+            } else {
+                Err("YAML and JSON differ".into())
+            },
+        );
         tally.check(id, "open", check_case(case, &keys, &yaml));
         let reseal = case["expect"] == "ok"
             && case.get("input_secret").is_some()
@@ -171,11 +216,19 @@ fn all_vectors() {
     for (i, r) in raw.as_array().unwrap().iter().enumerate() {
         let id = format!("raw-{i}-{}", r["scope"].as_str().unwrap());
         let key = keys.private[r["key"].as_str().unwrap()].clone();
-        let result = fjord_seal::open_value(&[key], r["sealed"].as_str().unwrap(), r["oaep_label"].as_str().unwrap())
-            .map_err(|e| e.to_string())
-            .and_then(|p| {
-                if p.as_bytes() == b64(r["plaintext_b64"].as_str().unwrap()) { Ok(()) } else { Err("differs".into()) }
-            });
+        let result = fjord_seal::open_value(
+            &[key],
+            r["sealed"].as_str().unwrap(),
+            r["oaep_label"].as_str().unwrap(),
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            if p.as_bytes() == b64(r["plaintext_b64"].as_str().unwrap()) {
+                Ok(())
+            } else {
+                Err("differs".into())
+            }
+        });
         tally.check(&id, "open", result);
     }
 
@@ -183,8 +236,14 @@ fn all_vectors() {
     for (i, k) in kat.as_array().unwrap().iter().enumerate() {
         let id = format!("kat-{i}-{}", k["scope"].as_str().unwrap());
         let label = String::from_utf8(hex(k["oaep_label_hex"].as_str().unwrap())).unwrap();
-        let session_key = SessionKey::from_bytes(hex(k["session_key_hex"].as_str().unwrap()).try_into().unwrap());
-        let seed: [u8; 32] = hex(k["oaep_seed_hex"].as_str().unwrap()).try_into().unwrap();
+        let session_key = SessionKey::from_bytes(
+            hex(k["session_key_hex"].as_str().unwrap())
+                .try_into()
+                .unwrap(),
+        );
+        let seed: [u8; 32] = hex(k["oaep_seed_hex"].as_str().unwrap())
+            .try_into()
+            .unwrap();
         let public = &keys.public[k["key"].as_str().unwrap()];
         let plaintext = hex(k["plaintext_hex"].as_str().unwrap());
         let result = hybrid_encrypt_deterministic(public, &plaintext, &label, &session_key, &seed)
@@ -198,22 +257,38 @@ fn all_vectors() {
                     return Err("GCM output differs".into());
                 }
                 let b = base64::engine::general_purpose::STANDARD.encode(&out);
-                if b != k["sealed_b64"].as_str().unwrap() { Err("base64 differs".into()) } else { Ok(()) }
+                if b != k["sealed_b64"].as_str().unwrap() {
+                    Err("base64 differs".into())
+                } else {
+                    Ok(())
+                }
             });
         tally.check(&id, "kat", result);
     }
 
-    println!("vectors: {} passed, {} failed", tally.passed, tally.failed.len() + tally.gaps.len());
+    println!(
+        "vectors: {} passed, {} failed",
+        tally.passed,
+        tally.failed.len() + tally.gaps.len()
+    );
     for (g, why) in GAPS {
         println!("known gap: {g}: {why}");
     }
-    assert!(tally.failed.is_empty(), "unexpected failures:\n{}", tally.failed.join("\n"));
+    assert!(
+        tally.failed.is_empty(),
+        "unexpected failures:\n{}",
+        tally.failed.join("\n")
+    );
     assert!(tally.passed > 60, "too few checks ran: {}", tally.passed);
 }
 
 #[test]
 fn controller_key_backup_holds_both_controller_keys() {
-    let keys = fjord_seal::parse_private_keys(read("keys/controller-keys.secret-list.yaml").as_bytes(), "backup").unwrap();
+    let keys = fjord_seal::parse_private_keys(
+        read("keys/controller-keys.secret-list.yaml").as_bytes(),
+        "backup",
+    )
+    .unwrap();
     assert_eq!(keys.len(), 2);
     let new = fjord_seal::parse_cert_pem(read("keys/key-new.cert.pem").as_bytes()).unwrap();
     let old = fjord_seal::parse_cert_pem(read("keys/key-old.cert.pem").as_bytes()).unwrap();
@@ -223,7 +298,8 @@ fn controller_key_backup_holds_both_controller_keys() {
 
 #[test]
 fn upstream_cert_with_encipher_only_key_usage_parses() {
-    let cert = fjord_seal::parse_cert_pem(read("from-upstream/kubeseal-test-cert.pem").as_bytes()).unwrap();
+    let cert = fjord_seal::parse_cert_pem(read("from-upstream/kubeseal-test-cert.pem").as_bytes())
+        .unwrap();
     assert_eq!(cert.public_key.size(), 512);
     assert_eq!(cert.public_key.e(), &rsa::BigUint::from(65537u32));
 }
@@ -232,15 +308,23 @@ fn upstream_cert_with_encipher_only_key_usage_parses() {
 fn upstream_legacy_blob_parses_as_rsa4096_layout_but_no_key_opens_it() {
     let blob = read("from-upstream/kube-libsonnet-legacy-v1-blob.txt");
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(blob.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+        .decode(
+            blob.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>(),
+        )
         .unwrap();
     assert_eq!(raw.len(), 833);
     assert_eq!(&raw[..2], &[0x02, 0x00]);
-    let keys = fjord_seal::parse_private_keys(read("keys/key-new.key.pem").as_bytes(), "k").unwrap();
+    let keys =
+        fjord_seal::parse_private_keys(read("keys/key-new.key.pem").as_bytes(), "k").unwrap();
     let err = fjord_seal::open_value(&keys, &blob, "").unwrap_err();
     assert!(matches!(err, fjord_seal::Error::NoKeyCouldDecrypt), "{err}");
 
-    let list: Value = serde_json::from_str(&read("from-upstream/kube-libsonnet-legacy-v1-sealedsecret.json")).unwrap();
+    let list: Value = serde_json::from_str(&read(
+        "from-upstream/kube-libsonnet-legacy-v1-sealedsecret.json",
+    ))
+    .unwrap();
     let ss: SealedSecret = serde_json::from_value(list["items"][0].clone()).unwrap();
     assert!(ss.spec.data.is_some() && ss.spec.encrypted_data.is_empty());
 }
@@ -248,22 +332,41 @@ fn upstream_legacy_blob_parses_as_rsa4096_layout_but_no_key_opens_it() {
 #[test]
 fn errors_do_not_leak_plaintext() {
     const SECRET: &str = "hunter2-very-secret-value";
-    let keys = fjord_seal::parse_private_keys(read("keys/key-new.key.pem").as_bytes(), "k").unwrap();
+    let keys =
+        fjord_seal::parse_private_keys(read("keys/key-new.key.pem").as_bytes(), "k").unwrap();
     let public = keys[0].public_key();
     let mut rng = rand::thread_rng();
-    let sealed = fjord_seal::seal_raw(&mut rng, &public, SECRET.as_bytes(), fjord_seal::Scope::Strict, Some("ns"), Some("n")).unwrap();
+    let sealed = fjord_seal::seal_raw(
+        &mut rng,
+        &public,
+        SECRET.as_bytes(),
+        fjord_seal::Scope::Strict,
+        Some("ns"),
+        Some("n"),
+    )
+    .unwrap();
 
     let mut messages = Vec::new();
     // Wrong label.
-    messages.push(fjord_seal::open_value(&keys, &sealed, "ns/other").unwrap_err().to_string());
+    messages.push(
+        fjord_seal::open_value(&keys, &sealed, "ns/other")
+            .unwrap_err()
+            .to_string(),
+    );
     // Secret whose data item is not base64, and one whose stringData has the wrong shape.
     for doc in [
         format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: x}}\ndata: {{k: '{SECRET}!'}}\n"),
-        format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: x}}\nstringData: {{k: [\"{SECRET}\"]}}\n"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: x}}\nstringData: {{k: [\"{SECRET}\"]}}\n"
+        ),
     ] {
         let e = serde_yaml::from_str::<Secret>(&doc).unwrap_err();
         messages.push(e.to_string());
-        messages.push(fjord_seal::types::parse_secrets(doc.as_bytes()).unwrap_err().to_string());
+        messages.push(
+            fjord_seal::types::parse_secrets(doc.as_bytes())
+                .unwrap_err()
+                .to_string(),
+        );
     }
     // A SealedSecret whose item opens with no key.
     let ss: SealedSecret = serde_yaml::from_str(&format!(
@@ -277,7 +380,10 @@ fn errors_do_not_leak_plaintext() {
     let opened = fjord_seal::open_value(&keys, &sealed, "ns/n").unwrap();
     assert_eq!(opened.as_bytes(), SECRET.as_bytes());
     messages.push(format!("{opened:?} {:?}", keys[0]));
-    let secret: Secret = serde_yaml::from_str(&format!("metadata: {{name: x}}\nstringData: {{k: {SECRET}}}\n")).unwrap();
+    let secret: Secret = serde_yaml::from_str(&format!(
+        "metadata: {{name: x}}\nstringData: {{k: {SECRET}}}\n"
+    ))
+    .unwrap();
     messages.push(format!("{secret:?}"));
 
     let der_hint = "MII"; // start of any base64 DER key

@@ -31,7 +31,11 @@ fn fjord(args: &[&str], stdin: &[u8]) -> Output {
 
 fn ok(args: &[&str], stdin: &[u8]) -> Vec<u8> {
     let out = fjord(args, stdin);
-    assert!(out.status.success(), "fjord seal {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "fjord seal {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -40,22 +44,51 @@ fn yaml(bytes: &[u8]) -> Value {
 }
 
 fn unseal(sealed: &[u8], key: &str) -> Value {
-    yaml(&ok(&["--recovery-unseal", "--recovery-private-key", &v(key), "-o", "yaml"], sealed))
+    yaml(&ok(
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            &v(key),
+            "-o",
+            "yaml",
+        ],
+        sealed,
+    ))
 }
 
 #[test]
 fn seal_then_recovery_unseal_gives_the_expected_secret() {
-    for case in ["strict-basic", "edge-values", "string-data", "skip-owner-references"] {
+    for case in [
+        "strict-basic",
+        "edge-values",
+        "string-data",
+        "skip-owner-references",
+    ] {
         let input = std::fs::read(v(&format!("input/{case}.secret.yaml"))).unwrap();
         let sealed = ok(&["--cert", &v("keys/key-new.cert.pem")], &input);
         // Default output is JSON, in kubeseal's field order.
         let text = String::from_utf8(sealed.clone()).unwrap();
-        assert!(text.starts_with("{\n  \"kind\": \"SealedSecret\",\n  \"apiVersion\": \"bitnami.com/v1alpha1\""), "{text}");
-        assert!(!text.contains("last-applied-configuration"), "{case}: last-applied leaked into the template");
+        assert!(
+            text.starts_with(
+                "{\n  \"kind\": \"SealedSecret\",\n  \"apiVersion\": \"bitnami.com/v1alpha1\""
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("last-applied-configuration"),
+            "{case}: last-applied leaked into the template"
+        );
         let want = yaml(&std::fs::read(v(&format!("expected/{case}.secret.yaml"))).unwrap());
         assert_eq!(unseal(&sealed, "keys/key-new.key.pem"), want, "{case}");
         // Only the matching key opens it.
-        let wrong = fjord(&["--recovery-unseal", "--recovery-private-key", &v("keys/key-old.key.pem")], &sealed);
+        let wrong = fjord(
+            &[
+                "--recovery-unseal",
+                "--recovery-private-key",
+                &v("keys/key-old.key.pem"),
+            ],
+            &sealed,
+        );
         assert!(!wrong.status.success(), "{case}: opened with the wrong key");
     }
 }
@@ -63,48 +96,110 @@ fn seal_then_recovery_unseal_gives_the_expected_secret() {
 #[test]
 fn scope_flag_and_input_annotations() {
     let input = std::fs::read(v("input/cluster-wide.secret.yaml")).unwrap();
-    let sealed = ok(&["--cert", &v("keys/key-new.cert.pem"), "--scope", "cluster-wide", "-o", "yaml"], &input);
+    let sealed = ok(
+        &[
+            "--cert",
+            &v("keys/key-new.cert.pem"),
+            "--scope",
+            "cluster-wide",
+            "-o",
+            "yaml",
+        ],
+        &input,
+    );
     let ss = yaml(&sealed);
-    assert_eq!(ss["metadata"]["annotations"]["sealedsecrets.bitnami.com/cluster-wide"], "true");
-    assert_eq!(ss["spec"]["template"]["metadata"]["annotations"]["sealedsecrets.bitnami.com/cluster-wide"], "true");
+    assert_eq!(
+        ss["metadata"]["annotations"]["sealedsecrets.bitnami.com/cluster-wide"],
+        "true"
+    );
+    assert_eq!(
+        ss["spec"]["template"]["metadata"]["annotations"]["sealedsecrets.bitnami.com/cluster-wide"],
+        "true"
+    );
     // Cluster-wide values still open after a move and rename.
-    let moved = String::from_utf8(sealed).unwrap().replace("namespace: demo", "namespace: elsewhere").replace("name: cluster-wide", "name: moved");
+    let moved = String::from_utf8(sealed)
+        .unwrap()
+        .replace("namespace: demo", "namespace: elsewhere")
+        .replace("name: cluster-wide", "name: moved");
     let secret = unseal(moved.as_bytes(), "keys/key-new.key.pem");
     assert_eq!(secret["metadata"]["namespace"], "elsewhere");
     assert_eq!(secret["metadata"]["name"], "moved");
 
     // Both annotations on the input: cluster-wide wins.
     let input = std::fs::read(v("input/annotation-precedence.secret.yaml")).unwrap();
-    let ss = yaml(&ok(&["--cert", &v("keys/key-new.cert.pem"), "-o", "yaml"], &input));
+    let ss = yaml(&ok(
+        &["--cert", &v("keys/key-new.cert.pem"), "-o", "yaml"],
+        &input,
+    ));
     let outer = ss["metadata"]["annotations"].as_object().unwrap();
     assert_eq!(outer.len(), 1);
     assert_eq!(outer["sealedsecrets.bitnami.com/cluster-wide"], "true");
 
     // A strict value does not open once renamed.
     let input = std::fs::read(v("input/strict-basic.secret.yaml")).unwrap();
-    let sealed = String::from_utf8(ok(&["--cert", &v("keys/key-new.cert.pem"), "-o", "yaml"], &input)).unwrap();
+    let sealed = String::from_utf8(ok(
+        &["--cert", &v("keys/key-new.cert.pem"), "-o", "yaml"],
+        &input,
+    ))
+    .unwrap();
     let renamed = sealed.replacen("  name: db-credentials\n", "  name: other\n", 1);
-    let out = fjord(&["--recovery-unseal", "--recovery-private-key", &v("keys/key-new.key.pem")], renamed.as_bytes());
+    let out = fjord(
+        &[
+            "--recovery-unseal",
+            "--recovery-private-key",
+            &v("keys/key-new.key.pem"),
+        ],
+        renamed.as_bytes(),
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no key could decrypt"), "{stderr}");
-    assert!(!stderr.contains("9VMNafgZKVHB8PMnljE8kmtc") && !stderr.contains("admin"), "{stderr}");
+    assert!(
+        !stderr.contains("9VMNafgZKVHB8PMnljE8kmtc") && !stderr.contains("admin"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn recovery_unseal_vectors_with_key_backup_and_repeated_keys() {
     let backup = v("keys/controller-keys.secret-list.yaml");
-    for case in ["old-key", "mixed-keys", "namespace-wide-renamed", "cluster-wide-moved", "creation-timestamp-null"] {
+    for case in [
+        "old-key",
+        "mixed-keys",
+        "namespace-wide-renamed",
+        "cluster-wide-moved",
+        "creation-timestamp-null",
+    ] {
         let sealed = std::fs::read(v(&format!("sealed/{case}.sealedsecret.json"))).unwrap();
         let want = yaml(&std::fs::read(v(&format!("expected/{case}.secret.yaml"))).unwrap());
-        assert_eq!(unseal(&sealed, "keys/controller-keys.secret-list.yaml"), want, "{case} with {backup}");
-        let both = format!("{},{}", v("keys/key-new.key.pem"), v("keys/key-old.key.pem"));
-        let out = ok(&["--recovery-unseal", "--recovery-private-key", &both, "-o", "yaml"], &sealed);
+        assert_eq!(
+            unseal(&sealed, "keys/controller-keys.secret-list.yaml"),
+            want,
+            "{case} with {backup}"
+        );
+        let both = format!(
+            "{},{}",
+            v("keys/key-new.key.pem"),
+            v("keys/key-old.key.pem")
+        );
+        let out = ok(
+            &[
+                "--recovery-unseal",
+                "--recovery-private-key",
+                &both,
+                "-o",
+                "yaml",
+            ],
+            &sealed,
+        );
         assert_eq!(yaml(&out), want, "{case} with two PEM keys");
     }
     // Recovery refuses the deprecated spec.data, like kubeseal.
     let legacy = std::fs::read(v("sealed/legacy-v1-data.sealedsecret.yaml")).unwrap();
-    let out = fjord(&["--recovery-unseal", "--recovery-private-key", &backup], &legacy);
+    let out = fjord(
+        &["--recovery-unseal", "--recovery-private-key", &backup],
+        &legacy,
+    );
     assert!(!out.status.success());
 }
 
@@ -114,21 +209,69 @@ fn raw_values() {
     let value = dir.path().join("value");
     std::fs::write(&value, b"s3cr3t").unwrap();
     let cert = v("keys/key-new.cert.pem");
-    let out = ok(&["--raw", "--cert", &cert, "-n", "demo", "--name", "x", "--from-file", &value.to_string_lossy()], b"");
+    let out = ok(
+        &[
+            "--raw",
+            "--cert",
+            &cert,
+            "-n",
+            "demo",
+            "--name",
+            "x",
+            "--from-file",
+            &value.to_string_lossy(),
+        ],
+        b"",
+    );
     let text = String::from_utf8(out).unwrap();
     assert!(!text.ends_with('\n') && text.starts_with("Ag"), "{text:?}");
-    let keys = fjord_seal::parse_private_keys(&std::fs::read(v("keys/key-new.key.pem")).unwrap(), "k").unwrap();
-    assert_eq!(fjord_seal::open_value(&keys, &text, "demo/x").unwrap().as_bytes(), b"s3cr3t");
+    let keys =
+        fjord_seal::parse_private_keys(&std::fs::read(v("keys/key-new.key.pem")).unwrap(), "k")
+            .unwrap();
+    assert_eq!(
+        fjord_seal::open_value(&keys, &text, "demo/x")
+            .unwrap()
+            .as_bytes(),
+        b"s3cr3t"
+    );
     assert!(fjord_seal::open_value(&keys, &text, "demo/y").is_err());
 
-    let out = ok(&["--raw", "--cert", &cert, "-n", "demo", "--scope", "namespace-wide"], b"from stdin");
+    let out = ok(
+        &[
+            "--raw",
+            "--cert",
+            &cert,
+            "-n",
+            "demo",
+            "--scope",
+            "namespace-wide",
+        ],
+        b"from stdin",
+    );
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(fjord_seal::open_value(&keys, &text, "demo").unwrap().as_bytes(), b"from stdin");
+    assert_eq!(
+        fjord_seal::open_value(&keys, &text, "demo")
+            .unwrap()
+            .as_bytes(),
+        b"from stdin"
+    );
 
     // Strict needs a name; non-cluster-wide needs a namespace.
-    assert!(!fjord(&["--raw", "--cert", &cert, "-n", "demo"], b"x").status.success());
-    assert!(!fjord(&["--raw", "--cert", &cert, "--name", "x"], b"x").status.success());
-    assert!(fjord(&["--raw", "--cert", &cert, "--scope", "cluster-wide"], b"x").status.success());
+    assert!(
+        !fjord(&["--raw", "--cert", &cert, "-n", "demo"], b"x")
+            .status
+            .success()
+    );
+    assert!(
+        !fjord(&["--raw", "--cert", &cert, "--name", "x"], b"x")
+            .status
+            .success()
+    );
+    assert!(
+        fjord(&["--raw", "--cert", &cert, "--scope", "cluster-wide"], b"x")
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -137,7 +280,15 @@ fn merge_into_adds_items_in_place() {
     let target = dir.path().join("ss.yaml");
     std::fs::copy(v("sealed/strict-basic.sealedsecret.yaml"), &target).unwrap();
     let update = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: ignored\n  labels: {tier: db}\nstringData:\n  extra: added\n";
-    ok(&["--cert", &v("keys/key-new.cert.pem"), "--merge-into", &target.to_string_lossy()], update);
+    ok(
+        &[
+            "--cert",
+            &v("keys/key-new.cert.pem"),
+            "--merge-into",
+            &target.to_string_lossy(),
+        ],
+        update,
+    );
     let merged = std::fs::read(&target).unwrap();
     let ss = yaml(&merged);
     assert_eq!(ss["metadata"]["name"], "db-credentials");
@@ -150,14 +301,32 @@ fn merge_into_adds_items_in_place() {
 #[test]
 fn missing_or_remote_certificate_is_a_clear_error() {
     let input = std::fs::read(v("input/strict-basic.secret.yaml")).unwrap();
-    for args in [&[][..], &["--fetch-cert"][..], &["--cert", "https://example.com/v1/cert.pem"][..]] {
+    for args in [
+        &[][..],
+        &["--fetch-cert"][..],
+        &["--cert", "https://example.com/v1/cert.pem"][..],
+    ] {
         let out = fjord(args, &input);
         assert!(!out.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("not available yet") && stderr.contains("--cert"), "{stderr}");
+        assert!(
+            stderr.contains("not available yet") && stderr.contains("--cert"),
+            "{stderr}"
+        );
     }
     // A Secret with nothing to seal is refused unless allowed.
     let empty = b"apiVersion: v1\nkind: Secret\nmetadata: {name: e, namespace: demo}\n";
-    assert!(!fjord(&["--cert", &v("keys/key-new.cert.pem")], empty).status.success());
-    assert!(fjord(&["--cert", &v("keys/key-new.cert.pem"), "--allow-empty-data"], empty).status.success());
+    assert!(
+        !fjord(&["--cert", &v("keys/key-new.cert.pem")], empty)
+            .status
+            .success()
+    );
+    assert!(
+        fjord(
+            &["--cert", &v("keys/key-new.cert.pem"), "--allow-empty-data"],
+            empty
+        )
+        .status
+        .success()
+    );
 }

@@ -1,7 +1,7 @@
 //! `fjord seal`: kubeseal-compatible sealing, raw values, merging and offline recovery.
 
 use anyhow::{Context, bail};
-use fjord_seal::{OsRng, PrivateKey, SealOptions, SealedSecret, Scope, UnsealOptions};
+use fjord_seal::{OsRng, PrivateKey, Scope, SealOptions, SealedSecret, UnsealOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,7 +88,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for secret in &secrets {
         let opts = seal_options(&args, secret);
         let ss = fjord_seal::seal_secret(&mut OsRng, &cert.public_key, secret, &opts)
-            .with_context(|| format!("sealing Secret {}", secret.metadata.name.as_deref().unwrap_or("<unnamed>")))?;
+            .with_context(|| {
+                format!(
+                    "sealing Secret {}",
+                    secret.metadata.name.as_deref().unwrap_or("<unnamed>")
+                )
+            })?;
         sealed.push(ss);
     }
     emit(&args, &sealed)?;
@@ -98,14 +103,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// kubeseal falls back to the kubeconfig namespace ("default" offline), except for cluster-wide
 /// Secrets, which may stay namespace-less.
 fn seal_options(args: &Args, secret: &fjord_seal::Secret) -> SealOptions {
-    let scope = args.scope.unwrap_or_else(|| Scope::from_annotations(&secret.metadata.annotations));
-    let has_namespace = secret.metadata.namespace.as_deref().is_some_and(|n| !n.is_empty());
+    let scope = args
+        .scope
+        .unwrap_or_else(|| Scope::from_annotations(&secret.metadata.annotations));
+    let has_namespace = secret
+        .metadata
+        .namespace
+        .as_deref()
+        .is_some_and(|n| !n.is_empty());
     let namespace = match &args.namespace {
         Some(n) => Some(n.clone()),
         None if has_namespace || scope == Scope::ClusterWide => None,
         None => Some("default".to_string()),
     };
-    SealOptions { scope: args.scope, name: args.name.clone(), namespace, allow_empty_data: args.allow_empty_data }
+    SealOptions {
+        scope: args.scope,
+        name: args.name.clone(),
+        namespace,
+        allow_empty_data: args.allow_empty_data,
+    }
 }
 
 fn load_cert(args: &Args) -> anyhow::Result<fjord_seal::ControllerCert> {
@@ -117,7 +133,8 @@ fn load_cert(args: &Args) -> anyhow::Result<fjord_seal::ControllerCert> {
         bail!("certificate URLs are not available yet: download it and pass --cert FILE");
     }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let cert = fjord_seal::parse_cert_pem(&bytes).with_context(|| format!("certificate {}", path.display()))?;
+    let cert = fjord_seal::parse_cert_pem(&bytes)
+        .with_context(|| format!("certificate {}", path.display()))?;
     if cert.is_expired_at(std::time::SystemTime::now()) {
         bail!("certificate {} has expired", path.display());
     }
@@ -182,8 +199,13 @@ fn recovery_unseal(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let mut keys: Vec<PrivateKey> = Vec::new();
     for path in &args.recovery_private_key {
-        let bytes = zeroize_on_drop(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
-        keys.extend(fjord_seal::parse_private_keys(&bytes.0, &path.display().to_string())?);
+        let bytes = zeroize_on_drop(
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        keys.extend(fjord_seal::parse_private_keys(
+            &bytes.0,
+            &path.display().to_string(),
+        )?);
     }
     let input = read_input(args.file.as_deref())?;
     let sealed: Vec<SealedSecret> = fjord_seal::parse_sealed_secrets(&input)?;
@@ -195,8 +217,14 @@ fn recovery_unseal(args: &Args) -> anyhow::Result<ExitCode> {
         // Recovery output carries no live uid, like kubeseal's.
         ss.metadata.uid = None;
         let name = ss.metadata.name.clone().unwrap_or_default();
-        let secret = fjord_seal::unseal(&ss, &keys, UnsealOptions { accept_v1_data: false })
-            .with_context(|| format!("unsealing SealedSecret {name}"))?;
+        let secret = fjord_seal::unseal(
+            &ss,
+            &keys,
+            UnsealOptions {
+                accept_v1_data: false,
+            },
+        )
+        .with_context(|| format!("unsealing SealedSecret {name}"))?;
         secrets.push(secret);
     }
     emit(args, &secrets)?;
@@ -209,7 +237,11 @@ fn emit<T: serde::Serialize>(args: &Args, objects: &[T]) -> anyhow::Result<()> {
         .as_ref()
         .and_then(|p| p.extension())
         .is_some_and(|e| e == "yaml" || e == "yml");
-    let format = args.format.unwrap_or(if yaml_file { Format::Yaml } else { Format::Json });
+    let format = args.format.unwrap_or(if yaml_file {
+        Format::Yaml
+    } else {
+        Format::Json
+    });
     let mut out = String::new();
     for o in objects {
         match format {
@@ -225,7 +257,9 @@ fn emit<T: serde::Serialize>(args: &Args, objects: &[T]) -> anyhow::Result<()> {
 
 fn write_out(args: &Args, bytes: &[u8]) -> anyhow::Result<()> {
     match &args.output_file {
-        Some(path) => std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(bytes)?;
@@ -237,10 +271,14 @@ fn write_out(args: &Args, bytes: &[u8]) -> anyhow::Result<()> {
 
 fn read_input(path: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     match path {
-        Some(p) if p != Path::new("-") => std::fs::read(p).with_context(|| format!("reading {}", p.display())),
+        Some(p) if p != Path::new("-") => {
+            std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+        }
         _ => {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).context("reading stdin")?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading stdin")?;
             Ok(buf)
         }
     }
