@@ -181,7 +181,6 @@ const KNOWN_SYNC_OPTIONS: &[&str] = &[
     "CreateNamespace=false",
     "PruneLast=true",
     "ApplyOutOfSyncOnly=true",
-    "Validate=false",
     "Validate=true",
     "ServerSideApply=true",
 ];

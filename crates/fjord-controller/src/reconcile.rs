@@ -422,7 +422,6 @@ impl Controller {
             create_namespace: spec.has_sync_option("CreateNamespace=true"),
             concurrency: 16,
         };
-        cluster.set_strict_validation(!spec.has_sync_option("Validate=false"));
         let report = match engine_sync::sync(cluster, manifests.to_vec(), &options).await {
             Ok(report) => report,
             Err(SyncError::Rejected(rejections)) => {

@@ -80,9 +80,6 @@ pub struct Cluster {
     listable: Arc<Vec<Kind>>,
     writes: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
-    /// Unknown or duplicate fields are errors unless turned off (Argo CD's
-    /// `Validate=false`).
-    strict: bool,
 }
 
 impl Cluster {
@@ -132,7 +129,6 @@ impl Cluster {
             listable: Default::default(),
             writes: Default::default(),
             requests,
-            strict: true,
         };
         cluster.discover().await?;
         Ok(cluster)
@@ -154,11 +150,6 @@ impl Cluster {
     /// Write requests (real applies and deletes, not dry runs) made so far.
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::Relaxed)
-    }
-
-    /// Whether applies reject unknown and duplicate fields (the default).
-    pub fn set_strict_validation(&mut self, strict: bool) {
-        self.strict = strict;
     }
 
     /// Requests of any kind sent through this client (watches count once).
@@ -261,7 +252,7 @@ impl Cluster {
             dry_run,
             force: true,
             field_manager: Some(FIELD_MANAGER.to_string()),
-            field_validation: Some(if self.strict { ValidationDirective::Strict } else { ValidationDirective::Ignore }),
+            field_validation: Some(ValidationDirective::Strict),
         };
         if !dry_run {
             self.writes.fetch_add(1, Ordering::Relaxed);

@@ -373,22 +373,6 @@ async fn plain_directory_over_git_daemon() {
     let (code, diff, _) = fjord(&["app", "diff", &name]);
     assert_eq!(code, Some(0), "an application in sync shows no diff: {diff}");
 
-    // An unknown field fails validation, unless the app says Validate=false.
-    repo.write("manifests/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\nbogus: true\n");
-    let third = repo.commit("a field the server does not know");
-    webhook(&second, &third);
-    wait_until(WAIT, "a SyncError for the unknown field", || async {
-        let s = app_status(&apps, &name).await;
-        s.pointer("/sync/revision") == Some(&json!(third))
-            && s["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "SyncError" && c["message"].as_str().is_some_and(|m| m.contains("bogus")))
-    })
-    .await;
-    let lax = json!({"spec": {"syncPolicy": {"syncOptions": ["CreateNamespace=true", "Validate=false"]}}});
-    apps.patch(&name, &PatchParams::default(), &Patch::Merge(&lax)).await.expect("Validate=false");
-    wait_until(WAIT, "the ConfigMap applied without validation", || async {
-        configmaps.get_opt("extra").await.ok().flatten().is_some()
-    })
-    .await;
     let _ = daemon.kill();
     let _ = daemon.wait();
 }
