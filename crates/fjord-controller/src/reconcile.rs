@@ -125,6 +125,15 @@ impl Controller {
                 return self.write_error_status(name, &previous, conditions).await;
             }
         };
+        if refresh {
+            // A refresh is a one-off request, as in Argo CD: take it away once served.
+            let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}});
+            if let Ok(updated) = self.app_api().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                if let Ok(value) = serde_json::to_value(updated) {
+                    self.remember_app(name, value);
+                }
+            }
+        }
         let (manifests, source_type) = match self.render(&source, &commit).await {
             Ok(r) => r,
             Err(e) => {
