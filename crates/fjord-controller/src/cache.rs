@@ -36,13 +36,11 @@ impl State {
         if let Some(app) = &app {
             self.owned.entry(app.clone()).or_default().insert(id.clone(), (id.group.clone(), id.kind.clone()));
         }
-        if let Some(previous) = self.objects.insert(id.clone(), Arc::new(object)) {
-            if let Owner::App(old) = tracking::owner_of(&previous) {
-                if Some(&old) != app.as_ref() {
+        if let Some(previous) = self.objects.insert(id.clone(), Arc::new(object))
+            && let Owner::App(old) = tracking::owner_of(&previous)
+                && Some(&old) != app.as_ref() {
                     self.disown(&old, &id);
                 }
-            }
-        }
         app
     }
 

@@ -33,7 +33,10 @@ pub struct ControllerConfig {
     pub identity: String,
 }
 
+/// (commit, source spec as JSON): a render is a pure function of these.
 type RenderKey = (String, String);
+/// The rendered manifests and the source type (Kustomize or Directory).
+pub(crate) type RenderedSource = (Arc<Vec<Manifest>>, &'static str);
 
 pub struct Controller {
     pub(crate) config: ControllerConfig,
@@ -42,7 +45,7 @@ pub struct Controller {
     pub(crate) cache: LiveCache,
     pub(crate) repos: Repositories,
     apps: RwLock<HashMap<String, Arc<Value>>>,
-    pub(crate) renders: Mutex<HashMap<RenderKey, (Arc<Vec<Manifest>>, &'static str)>>,
+    pub(crate) renders: Mutex<HashMap<RenderKey, RenderedSource>>,
     /// (app, object) → (desired hash, live resourceVersion) last found in sync.
     pub(crate) memo: Mutex<HashMap<(String, ObjectId), (u64, String)>>,
     pub(crate) memory: StdMutex<HashMap<String, AppMemory>>,
@@ -179,11 +182,10 @@ impl Controller {
                     }
                 }
                 Ok(Event::Delete(obj)) => {
-                    if let Some((name, _)) = named(obj) {
-                        if let Ok(mut apps) = self.apps.write() {
+                    if let Some((name, _)) = named(obj)
+                        && let Ok(mut apps) = self.apps.write() {
                             apps.remove(&name);
                         }
-                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "watch of Applications failed; retrying");
@@ -229,12 +231,11 @@ impl Controller {
     /// Queues a reconcile; a name already queued is not queued twice, and
     /// one that is running runs once more when it finishes.
     pub fn enqueue(&self, name: &str) {
-        if let Ok(mut running) = self.running.lock() {
-            if let Some(again) = running.get_mut(name) {
+        if let Ok(mut running) = self.running.lock()
+            && let Some(again) = running.get_mut(name) {
                 *again = true;
                 return;
             }
-        }
         let fresh = self.queued.lock().map(|mut q| q.insert(name.to_string())).unwrap_or(true);
         if fresh {
             let _ = self.queue.send(name.to_string());
@@ -257,13 +258,12 @@ impl Controller {
             self.apps.read().map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
         for (name, app) in apps {
             let spec = application::ApplicationSpec::from_object(&app).unwrap_or_default();
-            if let Some(source) = spec.single_source() {
-                if matches(&source.repo_url) {
+            if let Some(source) = spec.single_source()
+                && matches(&source.repo_url) {
                     self.repos.invalidate(&source.repo_url).await;
                     self.enqueue(&name);
                     woken += 1;
                 }
-            }
         }
         woken
     }

@@ -13,11 +13,10 @@ pub fn remove_pointers(value: &mut Value, pointers: &[String]) {
                 map.remove(&last);
             }
             Some(Value::Array(items)) => {
-                if let Ok(i) = last.parse::<usize>() {
-                    if i < items.len() {
+                if let Ok(i) = last.parse::<usize>()
+                    && i < items.len() {
                         items.remove(i);
                     }
-                }
             }
             _ => {}
         }

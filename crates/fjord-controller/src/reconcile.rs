@@ -128,11 +128,10 @@ impl Controller {
         if refresh {
             // A refresh is a one-off request, as in Argo CD: take it away once served.
             let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}});
-            if let Ok(updated) = self.app_api().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-                if let Ok(value) = serde_json::to_value(updated) {
+            if let Ok(updated) = self.app_api().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await
+                && let Ok(value) = serde_json::to_value(updated) {
                     self.remember_app(name, value);
                 }
-            }
         }
         let (manifests, source_type) = match self.render(&source, &commit).await {
             Ok(r) => r,
@@ -399,11 +398,10 @@ impl Controller {
         // The watch may not have delivered our own last write yet: when the
         // server's object is newer than the cached one, compare with it.
         let mut current = live.clone();
-        if str_at(&predicted, "/metadata/resourceVersion") != rv {
-            if let Ok(Some(fresh)) = cluster.get(kind, &d.id.namespace, &d.id.name).await {
+        if str_at(&predicted, "/metadata/resourceVersion") != rv
+            && let Ok(Some(fresh)) = cluster.get(kind, &d.id.namespace, &d.id.name).await {
                 current = fresh;
             }
-        }
         drift::remove_pointers(&mut current, ignored);
         drift::remove_pointers(&mut predicted, ignored);
         let matches = compare::is_unchanged(&current, &predicted);
@@ -468,11 +466,10 @@ impl Controller {
     fn heal_gate(&self, app: &str, trigger: Trigger) -> Option<Duration> {
         let Ok(mut memory) = self.memory.lock() else { return None };
         let m = memory.entry(app.to_string()).or_default();
-        if let Some(at) = m.next_retry {
-            if Instant::now() < at && trigger != Trigger::Manual {
+        if let Some(at) = m.next_retry
+            && Instant::now() < at && trigger != Trigger::Manual {
                 return Some(at - Instant::now());
             }
-        }
         if trigger != Trigger::SelfHeal {
             m.heals = 0;
             return None;
@@ -527,12 +524,11 @@ impl Controller {
     }
 
     fn forget_retries(&self, app: &str) {
-        if let Ok(mut memory) = self.memory.lock() {
-            if let Some(m) = memory.get_mut(app) {
+        if let Ok(mut memory) = self.memory.lock()
+            && let Some(m) = memory.get_mut(app) {
                 m.retries = 0;
                 m.next_retry = None;
             }
-        }
     }
 
     /// Deletion of an Application: with the resources finalizer, its objects

@@ -94,11 +94,10 @@ fn within(tree: &Path, rel: &str) -> Result<PathBuf, RenderError> {
         }
     }
     // Symlinks inside the tree must not lead out of it either.
-    if let (Ok(real), Ok(root)) = (out.canonicalize(), tree.canonicalize()) {
-        if !real.starts_with(&root) {
+    if let (Ok(real), Ok(root)) = (out.canonicalize(), tree.canonicalize())
+        && !real.starts_with(&root) {
             return Err(RenderError::Escapes { path: rel.to_string() });
         }
-    }
     Ok(out)
 }
 

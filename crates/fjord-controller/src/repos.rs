@@ -51,13 +51,11 @@ impl Repositories {
     /// interval unless `refresh` is set (a webhook or a refresh request).
     pub async fn resolve(&self, url: &str, revision: &str, refresh: bool) -> Result<String, RepoError> {
         let key = (url.to_string(), revision.to_string());
-        if !refresh {
-            if let Some((commit, at)) = self.resolved.lock().await.get(&key) {
-                if at.elapsed() < self.poll_interval {
+        if !refresh
+            && let Some((commit, at)) = self.resolved.lock().await.get(&key)
+                && at.elapsed() < self.poll_interval {
                     return Ok(commit.clone());
                 }
-            }
-        }
         let commit = self.cache.resolve(&self.repo(url), revision).await?;
         self.resolved.lock().await.insert(key, (commit.clone(), Instant::now()));
         Ok(commit)

@@ -172,16 +172,14 @@ pub fn mask_secrets(live: Option<&Value>, desired: Option<&Value>) -> (Option<Va
         };
         let masked_live = mask_one(&live_map, &desired_map, true);
         let masked_desired = mask_one(&desired_map, &live_map, false);
-        if let Some(obj) = live.as_mut().and_then(Value::as_object_mut) {
-            if obj.contains_key(field) {
+        if let Some(obj) = live.as_mut().and_then(Value::as_object_mut)
+            && obj.contains_key(field) {
                 obj.insert(field.into(), Value::Object(masked_live));
             }
-        }
-        if let Some(obj) = desired.as_mut().and_then(Value::as_object_mut) {
-            if obj.contains_key(field) {
+        if let Some(obj) = desired.as_mut().and_then(Value::as_object_mut)
+            && obj.contains_key(field) {
                 obj.insert(field.into(), Value::Object(masked_desired));
             }
-        }
     }
     // The last-applied annotation would repeat the values in clear.
     for side in [live.as_mut(), desired.as_mut()].into_iter().flatten() {
