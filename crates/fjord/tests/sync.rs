@@ -217,6 +217,19 @@ async fn bad_input_gets_one_clear_error() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim(), "error: cannot reach the API server at https://127.0.0.1:1: Connection refused (os error 111)");
+
+    // Credentials the server refuses: one line saying so.
+    let token = text.lines().find_map(|l| l.trim().strip_prefix("token: ")).expect("token in kubeconfig");
+    let wrong = tree.path().join("wrong-kubeconfig");
+    std::fs::write(&wrong, text.replace(token, "not-a-valid-token")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fjord"))
+        .args(["sync", good.path().to_str().unwrap(), "--kubeconfig", wrong.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("the API server at {} rejected the credentials (HTTP 401)", env.server.trim_end_matches('/'))), "{stderr}");
     ns.delete().await;
 }
 
