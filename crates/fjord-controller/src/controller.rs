@@ -309,11 +309,6 @@ impl Controller {
         *self.cluster.lock().await = cluster;
     }
 
-    /// Objects in the live cache (for tests and metrics).
-    pub fn cached_objects(&self) -> usize {
-        self.cache.len()
-    }
-
     /// Metrics in the Prometheus text format.
     pub fn metrics(&self) -> String {
         let cluster = self.cluster.try_lock().map(|c| (c.requests(), c.writes())).unwrap_or((0, 0));
