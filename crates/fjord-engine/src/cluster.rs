@@ -15,6 +15,7 @@ use kube::{Client, Config};
 use serde_json::Value;
 
 use crate::object::group_of;
+use crate::schema::{self, SchemaDocument};
 
 /// The field manager every fjord write uses.
 pub const FIELD_MANAGER: &str = "fjord";
@@ -80,6 +81,9 @@ pub struct Cluster {
     listable: Arc<Vec<Kind>>,
     writes: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    /// OpenAPI v3 documents by group-version, fetched when first needed
+    /// (`None`: the server publishes none for it).
+    schemas: Arc<tokio::sync::Mutex<HashMap<(String, String), Option<Arc<SchemaDocument>>>>>,
 }
 
 impl Cluster {
@@ -129,6 +133,7 @@ impl Cluster {
             listable: Default::default(),
             writes: Default::default(),
             requests,
+            schemas: Default::default(),
         };
         cluster.discover().await?;
         Ok(cluster)
@@ -264,6 +269,45 @@ impl Cluster {
             .await
             .map_err(|e| self.request_error(operation, &what, e))?;
         to_value(applied, operation, &what)
+    }
+
+    /// The OpenAPI v3 schema document of a kind's group-version, fetched
+    /// once per connection; `None` when the server publishes none.
+    pub async fn schema_document(&self, kind: &Kind) -> Result<Option<Arc<SchemaDocument>>, ClusterError> {
+        let key = (kind.resource.group.clone(), kind.resource.version.clone());
+        let mut documents = self.schemas.lock().await;
+        if let Some(known) = documents.get(&key) {
+            return Ok(known.clone());
+        }
+        let path = schema::document_path(&key.0, &key.1);
+        let request = http::Request::get(&path).body(Vec::new()).map_err(|e| ClusterError::Request {
+            operation: "read OpenAPI schema",
+            what: path.clone(),
+            cause: e.to_string(),
+        })?;
+        let document = match self.client.request_text(request).await {
+            Ok(text) => {
+                let value: Value = serde_json::from_str(&text).map_err(|e| ClusterError::Request {
+                    operation: "read OpenAPI schema",
+                    what: path.clone(),
+                    cause: e.to_string(),
+                })?;
+                Some(Arc::new(SchemaDocument::new(&value)))
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(e) => return Err(self.request_error("read OpenAPI schema", &path, e)),
+        };
+        documents.insert(key, document.clone());
+        Ok(document)
+    }
+
+    /// Removes the fields of `object` that its kind's schema does not
+    /// declare, as a create with `fieldValidation=Ignore` would; returns the
+    /// JSON pointers removed.
+    pub async fn drop_undeclared_fields(&self, kind: &Kind, object: &mut Value) -> Result<Vec<String>, ClusterError> {
+        let Some(document) = self.schema_document(kind).await? else { return Ok(Vec::new()) };
+        let r = &kind.resource;
+        Ok(document.drop_undeclared(&r.group, &r.version, &r.kind, object))
     }
 
     pub async fn delete(&self, kind: &Kind, namespace: &str, name: &str) -> Result<(), ClusterError> {

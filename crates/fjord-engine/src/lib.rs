@@ -5,12 +5,14 @@
 //! The pieces are separate concerns, in the spirit of gitops-engine:
 //! [`manifest`] (load from disk), [`object`] (identity and ordering),
 //! [`cluster`] (API discovery and requests), [`compare`] (normalise and diff),
-//! [`sync`] (validate, apply, prune) and [`tracking`] (ownership).
+//! [`sync`] (validate, apply, prune), [`tracking`] (ownership) and
+//! [`schema`] (the server's OpenAPI schemas).
 
 pub mod cluster;
 pub mod compare;
 pub mod manifest;
 pub mod object;
+pub mod schema;
 pub mod sync;
 pub mod tracking;
 
