@@ -182,6 +182,7 @@ const KNOWN_SYNC_OPTIONS: &[&str] = &[
     "PruneLast=true",
     "ApplyOutOfSyncOnly=true",
     "Validate=true",
+    "Validate=false",
     "ServerSideApply=true",
 ];
 
@@ -230,11 +231,6 @@ impl ApplicationSpec {
                 if !KNOWN_SYNC_OPTIONS.iter().any(|k| k.eq_ignore_ascii_case(option)) {
                     out.push(format!("spec.syncPolicy.syncOptions {option}"));
                 }
-            }
-        }
-        for (i, d) in self.ignore_differences.iter().enumerate() {
-            if !d.managed_fields_managers.is_empty() {
-                out.push(format!("spec.ignoreDifferences[{i}].managedFieldsManagers"));
             }
         }
         out

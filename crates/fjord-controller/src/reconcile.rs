@@ -15,7 +15,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 
-use crate::application::{self, ApplicationSpec, IN_CLUSTER, RESOURCES_FINALIZER, SourceSpec};
+use crate::application::{self, ApplicationSpec, IN_CLUSTER, IgnoreDifference, RESOURCES_FINALIZER, SourceSpec};
 use crate::controller::Controller;
 use crate::drift;
 use crate::health::{self, Health};
@@ -141,8 +141,17 @@ impl Controller {
             }
         };
 
+        for (place, e) in drift::invalid_jq_expressions(&spec.ignore_differences) {
+            conditions.push(Condition::new(status::INVALID_SPEC_ERROR, format!("{place}: {e}; it is not applied")));
+        }
+
         let namespace = spec.destination.namespace.clone().unwrap_or_else(|| "default".to_string());
         let mut cluster = self.cluster().await;
+        let manifests = if spec.has_sync_option("Validate=false") {
+            self.drop_undeclared_fields(&cluster, name, &manifests).await
+        } else {
+            manifests
+        };
         let desired = self.desired(&mut cluster, name, &manifests, &namespace).await;
         self.watch_previous_kinds(&cluster, &previous).await;
         let mut compared = self.compare(&cluster, name, &spec, &desired).await;
@@ -183,6 +192,7 @@ impl Controller {
                     let result = if desired.is_empty() && !compared.prune.is_empty() && prune && !allow_empty {
                         Err("refusing to sync: the revision declares no objects and would delete everything (allowEmpty is false)".to_string())
                     } else {
+                        let manifests = self.without_fields_of_ignored_managers(&cluster, &spec, &manifests, &desired).await;
                         self.sync(&mut cluster, name, &spec, &manifests, &namespace, if prune { &compared.prune } else { &[] }).await
                     };
                     let now = status::now();
@@ -309,6 +319,64 @@ impl Controller {
         out
     }
 
+    /// `Validate=false`: the fields each manifest's kind does not declare
+    /// are dropped, as the server drops them from a create with
+    /// `fieldValidation=Ignore` (a server-side apply would refuse them).
+    /// Both the comparison and the sync then use what the server keeps, so
+    /// a dropped field is not drift.
+    async fn drop_undeclared_fields(&self, cluster: &Cluster, app: &str, manifests: &Arc<Vec<Manifest>>) -> Arc<Vec<Manifest>> {
+        let mut out = Vec::with_capacity(manifests.len());
+        for m in manifests.iter() {
+            let mut m = m.clone();
+            if let Some(kind) = cluster.resolve(str_at(&m.object, "/apiVersion"), str_at(&m.object, "/kind")) {
+                match cluster.drop_undeclared_fields(kind, &mut m.object).await {
+                    Ok(dropped) if !dropped.is_empty() => {
+                        tracing::debug!(app, object = %ObjectId::from_object(&m.object), ?dropped, "Validate=false: dropped undeclared fields");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(app, object = %ObjectId::from_object(&m.object), error = %e, "Validate=false: cannot read the schema; applying the manifest as it is"),
+                }
+            }
+            out.push(m);
+        }
+        Arc::new(out)
+    }
+
+    /// Fields owned by the managers an `ignoreDifferences` rule lists are
+    /// left out of what a sync applies: with server-side apply, applying
+    /// them would take them back (an HPA's replicas, say) and undo the
+    /// other manager's change.
+    async fn without_fields_of_ignored_managers(
+        &self,
+        cluster: &Cluster,
+        spec: &ApplicationSpec,
+        manifests: &Arc<Vec<Manifest>>,
+        desired: &[Desired],
+    ) -> Arc<Vec<Manifest>> {
+        if spec.ignore_differences.iter().all(|r| r.managed_fields_managers.is_empty()) {
+            return manifests.clone();
+        }
+        let mut out = Vec::with_capacity(manifests.len());
+        // `desired` was built from `manifests`, one for one and in order.
+        for (m, d) in manifests.iter().zip(desired) {
+            let mut m = m.clone();
+            let managers: Vec<String> = spec
+                .ignore_differences
+                .iter()
+                .filter(|r| drift::rule_matches(r, &d.id))
+                .flat_map(|r| r.managed_fields_managers.iter().cloned())
+                .collect();
+            if let (false, Some(kind)) = (managers.is_empty(), &d.kind)
+                && let Ok(Some(live)) = cluster.get(kind, &d.id.namespace, &d.id.name).await
+                && let Some(managed_fields) = live.pointer("/metadata/managedFields") {
+                    let owned = drift::managed_field_pointers(managed_fields, &managers, &m.object);
+                    drift::remove_pointers(&mut m.object, &owned);
+                }
+            out.push(m);
+        }
+        Arc::new(out)
+    }
+
     /// Kinds this app managed before (from its last status) stay watched, so
     /// objects of a kind that left Git entirely are still found for pruning.
     async fn watch_previous_kinds(&self, cluster: &Cluster, previous: &Value) {
@@ -333,13 +401,13 @@ impl Controller {
         let mut shared = Vec::new();
         for d in desired {
             let live = self.cache.get(&d.id);
-            let ignored = ignored_pointers(spec, &d.id);
+            let rules: Vec<&IgnoreDifference> = spec.ignore_differences.iter().filter(|r| drift::rule_matches(r, &d.id)).collect();
             let in_sync = match (&live, &d.kind) {
                 (Some(live), Some(kind)) => {
                     if let Owner::Other(owner) = owner(live, app) {
                         shared.push(format!("{} is also managed by {owner}", d.id));
                     }
-                    self.in_sync(cluster, app, d, kind, live, &ignored).await
+                    self.in_sync(cluster, app, d, kind, live, &rules).await
                 }
                 _ => false,
             };
@@ -384,30 +452,47 @@ impl Controller {
 
     /// In sync when memory says so; a mismatch in memory is confirmed by a
     /// dry run, and a confirmed match is remembered until either side moves.
-    async fn in_sync(&self, cluster: &Cluster, app: &str, d: &Desired, kind: &Kind, live: &Value, ignored: &[String]) -> bool {
+    async fn in_sync(&self, cluster: &Cluster, app: &str, d: &Desired, kind: &Kind, live: &Value, rules: &[&IgnoreDifference]) -> bool {
         let rv = str_at(live, "/metadata/resourceVersion").to_string();
         let key = (app.to_string(), d.id.clone());
-        if self.memo.lock().await.get(&key) == Some(&(d.hash, rv.clone())) {
+        // The rules are part of what was found in sync: changing them must
+        // compare again.
+        let hash = d.hash ^ hash_value(&Value::String(format!("{rules:?}")));
+        if self.memo.lock().await.get(&key) == Some(&(hash, rv.clone())) {
             return true;
         }
-        if compare::live_matches(&d.object, live, ignored) {
-            self.memo.lock().await.insert(key, (d.hash, rv));
+        // The live cache drops managedFields; rules that ignore what other
+        // managers own need the object as the server has it.
+        let mut live = live.clone();
+        let wants_managers = rules.iter().any(|r| !r.managed_fields_managers.is_empty());
+        if wants_managers {
+            match cluster.get(kind, &d.id.namespace, &d.id.name).await {
+                Ok(Some(fresh)) => live = fresh,
+                Ok(None) => return false,
+                Err(e) => tracing::warn!(app, object = %d.id, error = %e, "cannot read managedFields; comparing without them"),
+            }
+        }
+        let ignored = drift::ignored_pointers(rules, &[&live, &d.object], live.pointer("/metadata/managedFields"));
+        if compare::live_matches(&d.object, &live, &ignored) {
+            let rv = str_at(&live, "/metadata/resourceVersion").to_string();
+            self.memo.lock().await.insert(key, (hash, rv));
             return true;
         }
         let Ok(mut predicted) = cluster.apply(kind, &d.object, true).await else { return false };
         // The watch may not have delivered our own last write yet: when the
         // server's object is newer than the cached one, compare with it.
-        let mut current = live.clone();
-        if str_at(&predicted, "/metadata/resourceVersion") != rv
+        let mut current = live;
+        if str_at(&predicted, "/metadata/resourceVersion") != str_at(&current, "/metadata/resourceVersion")
             && let Ok(Some(fresh)) = cluster.get(kind, &d.id.namespace, &d.id.name).await {
                 current = fresh;
             }
-        drift::remove_pointers(&mut current, ignored);
-        drift::remove_pointers(&mut predicted, ignored);
+        let rv = str_at(&current, "/metadata/resourceVersion").to_string();
+        let ignored = drift::ignored_pointers(rules, &[&current, &predicted], current.pointer("/metadata/managedFields"));
+        drift::remove_pointers(&mut current, &ignored);
+        drift::remove_pointers(&mut predicted, &ignored);
         let matches = compare::is_unchanged(&current, &predicted);
         if matches {
-            let rv = str_at(&current, "/metadata/resourceVersion").to_string();
-            self.memo.lock().await.insert(key, (d.hash, rv));
+            self.memo.lock().await.insert(key, (hash, rv));
         }
         matches
     }
@@ -688,16 +773,6 @@ fn has_sync_option(live: &Value, option: &str) -> bool {
         .and_then(|a| a.get(SYNC_OPTIONS_ANNOTATION))
         .and_then(Value::as_str)
         .is_some_and(|v| v.split(',').any(|o| o.trim().eq_ignore_ascii_case(option)))
-}
-
-fn ignored_pointers(spec: &ApplicationSpec, id: &ObjectId) -> Vec<String> {
-    spec.ignore_differences
-        .iter()
-        .filter(|d| d.kind == id.kind && d.group == id.group)
-        .filter(|d| d.name.is_empty() || d.name == id.name)
-        .filter(|d| d.namespace.is_empty() || d.namespace == id.namespace)
-        .flat_map(|d| d.json_pointers.iter().cloned().chain(d.jq_path_expressions.iter().filter_map(|jq| drift::jq_path_to_pointer(jq))))
-        .collect()
 }
 
 fn hash_value(v: &Value) -> u64 {
