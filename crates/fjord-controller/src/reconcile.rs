@@ -15,7 +15,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 
-use crate::application::{self, ApplicationSpec, IN_CLUSTER, IgnoreDifference, RESOURCES_FINALIZER, SourceSpec};
+use crate::application::{self, ApplicationSpec, IN_CLUSTER, IgnoreDifference, RESOURCES_FINALIZER, RetrySpec, SourceSpec};
 use crate::controller::Controller;
 use crate::drift;
 use crate::health::{self, Health};
@@ -26,6 +26,10 @@ use crate::status::{self, Condition, HealthStatus, ResourceStatus};
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
 /// Per-object sync options, as Argo CD's (`Prune=false`, `Delete=false`).
 pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
+
+/// `operationState.phase` of a failed sync, and of one waiting for a retry.
+const PHASE_FAILED: &str = "Failed";
+const PHASE_RUNNING: &str = "Running";
 
 /// Self-heal backoff when another writer keeps changing an object.
 const HEAL_BACKOFF_BASE: Duration = Duration::from_secs(2);
@@ -38,7 +42,7 @@ const HEAL_FIGHT_WINDOW: Duration = Duration::from_secs(10);
 pub struct AppMemory {
     heals: u32,
     last_heal: Option<Instant>,
-    retries: u32,
+    /// When the pending retry of a failed sync is due.
     next_retry: Option<Instant>,
 }
 
@@ -48,6 +52,8 @@ enum Trigger {
     Automated,
     SelfHeal,
     Manual,
+    /// `syncPolicy.retry`: the failed sync of this revision, again.
+    Retry,
 }
 
 impl Trigger {
@@ -56,6 +62,7 @@ impl Trigger {
             Trigger::Automated => "automated",
             Trigger::SelfHeal => "self-heal",
             Trigger::Manual => "manual",
+            Trigger::Retry => "retry",
         }
     }
 }
@@ -160,11 +167,22 @@ impl Controller {
         // Sync when asked to, or when the policy says so.
         let synced_revision = previous.pointer("/operationState/syncResult/revision").and_then(Value::as_str).unwrap_or_default();
         let new_revision = synced_revision != commit;
+        let last_operation = previous.get("operationState").cloned().unwrap_or_default();
+        let last_phase = str_at(&last_operation, "/phase");
+        // As in Argo CD: a revision whose sync failed is not synced again
+        // automatically (self-heal included) unless a retry is pending;
+        // "Running" is a failed attempt waiting for its retry.
+        let failed_here = !new_revision && matches!(last_phase, PHASE_FAILED | PHASE_RUNNING);
+        if new_revision || operation.is_some() {
+            self.forget_retry(name);
+        }
         let trigger = if operation.is_some() {
             Some(Trigger::Manual)
+        } else if failed_here && last_phase == PHASE_RUNNING {
+            self.retry_due(name).then_some(Trigger::Retry)
         } else if let Some(auto) = spec.automated() {
             let needs = compared.out_of_sync || (auto.prune && !compared.prune.is_empty());
-            match (needs, new_revision, auto.self_heal) {
+            match (needs, new_revision, auto.self_heal && !failed_here) {
                 (false, _, _) => None,
                 (true, true, _) => Some(Trigger::Automated),
                 (true, false, true) => Some(Trigger::SelfHeal),
@@ -173,6 +191,14 @@ impl Controller {
         } else {
             None
         };
+        if trigger.is_none() && failed_here && compared.out_of_sync {
+            // The failure stands until a retry, a new revision or a manual sync.
+            conditions.push(Condition::new(status::SYNC_ERROR, str_at(&last_operation, "/message")));
+        }
+        // A retry carries on the operation that failed: same request, same
+        // initiator, one more attempt.
+        let retried_operation = (trigger == Some(Trigger::Retry)).then(|| last_operation.get("operation").cloned()).flatten();
+        let retries_done = if trigger == Some(Trigger::Retry) { last_operation.get("retryCount").and_then(Value::as_i64).unwrap_or(0) } else { 0 };
 
         let mut operation_state = previous.get("operationState").cloned();
         let mut history = previous.get("history").cloned();
@@ -185,6 +211,8 @@ impl Controller {
                 None => {
                     let prune = match trigger {
                         Trigger::Manual => operation.as_ref().and_then(|o| o.pointer("/sync/prune")).and_then(Value::as_bool).unwrap_or(false)
+                            || spec.automated().is_some_and(|a| a.prune),
+                        Trigger::Retry => retried_operation.as_ref().and_then(|o| o.pointer("/sync/prune")).and_then(Value::as_bool).unwrap_or(false)
                             || spec.automated().is_some_and(|a| a.prune),
                         _ => spec.automated().is_some_and(|a| a.prune),
                     };
@@ -199,15 +227,21 @@ impl Controller {
                     let started_at = now.clone();
                     let initiated_by = match trigger {
                         Trigger::Manual => operation.as_ref().and_then(|o| o.get("initiatedBy")).cloned().unwrap_or_else(|| json!({"username": "unknown"})),
+                        Trigger::Retry => retried_operation.as_ref().and_then(|o| o.get("initiatedBy")).cloned().unwrap_or_else(|| json!({"automated": true})),
                         _ => json!({"automated": true}),
                     };
                     match result {
                         Ok(results) => {
-                            self.forget_retries(name);
+                            self.forget_retry(name);
                             let wrote = results.iter().any(|(_, o, _)| *o != Outcome::Unchanged);
                             self.count_heal(name, trigger, wrote);
                             let message = format!("successfully synced (trigger: {})", trigger.as_str());
-                            operation_state = Some(operation_state_value("Succeeded", &message, &started_at, &now, &commit, &source, &results, &initiated_by, operation.as_ref()));
+                            operation_state = Some(operation_state_value("Succeeded", &message, &started_at, &now, &commit, &source, &results, &initiated_by, operation.as_ref().or(retried_operation.as_ref())));
+                            if retries_done > 0 {
+                                if let Some(op) = operation_state.as_mut() {
+                                    op["retryCount"] = json!(retries_done);
+                                }
+                            }
                             let id = status::next_history_id(&previous);
                             let entry = status::history_entry(id, &commit, &now, &source, &started_at, &initiated_by);
                             history = Some(Value::Array(status::push_history(&previous, entry, spec.history_limit())));
@@ -224,12 +258,20 @@ impl Controller {
                             }
                             compared.out_of_sync = compared.resources.iter().any(|r| r.status != status::SYNCED);
                         }
-                        Err(message) => {
+                        Err(error) => {
+                            let retry = self.schedule_retry(name, &spec, retries_done);
+                            let (phase, message, retry_count) = match retry {
+                                Some(wait) => (PHASE_RUNNING, format!("{error} (retry {} in {} s)", retries_done + 1, wait.as_secs_f64().ceil()), retries_done + 1),
+                                None => (PHASE_FAILED, error.clone(), retries_done),
+                            };
                             conditions.push(Condition::new(status::SYNC_ERROR, message.clone()));
-                            operation_state = Some(operation_state_value("Failed", &message, &started_at, &now, &commit, &source, &[], &initiated_by, operation.as_ref()));
+                            let mut state = operation_state_value(phase, &message, &started_at, &now, &commit, &source, &[], &initiated_by, operation.as_ref().or(retried_operation.as_ref()));
+                            if retry_count > 0 {
+                                state["retryCount"] = json!(retry_count);
+                            }
+                            operation_state = Some(state);
                             self.event(app, EventType::Warning, "OperationFailed", &format!(
                                 "Sync to {} failed (trigger: {}): {message}", short(&commit), trigger.as_str())).await;
-                            self.schedule_retry(name, &spec);
                         }
                     }
                     if operation.is_some() {
@@ -551,10 +593,6 @@ impl Controller {
     fn heal_gate(&self, app: &str, trigger: Trigger) -> Option<Duration> {
         let Ok(mut memory) = self.memory.lock() else { return None };
         let m = memory.entry(app.to_string()).or_default();
-        if let Some(at) = m.next_retry
-            && Instant::now() < at && trigger != Trigger::Manual {
-                return Some(at - Instant::now());
-            }
         if trigger != Trigger::SelfHeal {
             m.heals = 0;
             return None;
@@ -589,29 +627,34 @@ impl Controller {
         }
     }
 
-    fn schedule_retry(&self, app: &str, spec: &ApplicationSpec) {
-        let Some(retry) = spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref()) else { return };
-        let Ok(mut memory) = self.memory.lock() else { return };
-        let m = memory.entry(app.to_string()).or_default();
+    /// After a failed sync: when `syncPolicy.retry` allows another attempt
+    /// (`limit` retries, a negative limit meaning no end), schedules it after
+    /// the backoff (`duration` × `factor`ⁿ, at most `maxDuration`) and says
+    /// how long that is.
+    fn schedule_retry(&self, app: &str, spec: &ApplicationSpec, retries_done: i64) -> Option<Duration> {
+        let retry = spec.sync_policy.as_ref().and_then(|p| p.retry.as_ref())?;
         let limit = retry.limit.unwrap_or(0);
-        if limit >= 0 && i64::from(m.retries) >= limit {
-            return;
+        if limit >= 0 && retries_done >= limit {
+            return None;
         }
-        let backoff = retry.backoff.clone().unwrap_or_default();
-        let base = backoff.duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(5));
-        let factor = backoff.factor.unwrap_or(2).max(1) as u32;
-        let max = backoff.max_duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(180));
-        let wait = base.saturating_mul(factor.saturating_pow(m.retries)).min(max);
-        m.retries += 1;
-        m.next_retry = Some(Instant::now() + wait);
+        let wait = retry_backoff(retry, retries_done);
+        let mut memory = self.memory.lock().ok()?;
+        memory.entry(app.to_string()).or_default().next_retry = Some(Instant::now() + wait);
         drop(memory);
         self.requeue_after(app, wait);
+        Some(wait)
     }
 
-    fn forget_retries(&self, app: &str) {
+    /// Whether a pending retry may run now. With nothing remembered (the
+    /// controller restarted meanwhile) it may.
+    fn retry_due(&self, app: &str) -> bool {
+        let Ok(memory) = self.memory.lock() else { return true };
+        memory.get(app).and_then(|m| m.next_retry).is_none_or(|at| Instant::now() >= at)
+    }
+
+    fn forget_retry(&self, app: &str) {
         if let Ok(mut memory) = self.memory.lock()
             && let Some(m) = memory.get_mut(app) {
-                m.retries = 0;
                 m.next_retry = None;
             }
     }
@@ -831,6 +874,17 @@ fn operation_state_value(
     })
 }
 
+/// The wait before retry number `retries_done + 1`, with Argo CD's
+/// defaults (5 s, factor 2, at most 3 minutes).
+fn retry_backoff(retry: &RetrySpec, retries_done: i64) -> Duration {
+    let backoff = retry.backoff.clone().unwrap_or_default();
+    let base = backoff.duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(5));
+    let factor = backoff.factor.unwrap_or(2).clamp(1, 1000) as u32;
+    let max = backoff.max_duration.as_deref().and_then(parse_duration).unwrap_or(Duration::from_secs(180));
+    let exponent = u32::try_from(retries_done.max(0)).unwrap_or(u32::MAX);
+    base.saturating_mul(factor.saturating_pow(exponent)).min(max)
+}
+
 /// Go-style durations as Argo CD writes them: `5s`, `3m`, `1h`, `1m30s`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = 0f64;
@@ -876,6 +930,18 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("10"), Some(Duration::from_secs(10)));
         assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn retry_backoff_grows_by_the_factor_up_to_the_maximum() {
+        let retry = RetrySpec {
+            limit: Some(5),
+            backoff: Some(crate::application::BackoffSpec { duration: Some("1s".into()), factor: Some(3), max_duration: Some("20s".into()) }),
+        };
+        let waits: Vec<u64> = (0..5).map(|n| retry_backoff(&retry, n).as_secs()).collect();
+        assert_eq!(waits, [1, 3, 9, 20, 20]);
+        assert_eq!(retry_backoff(&RetrySpec::default(), 0), Duration::from_secs(5));
+        assert_eq!(retry_backoff(&RetrySpec::default(), 40), Duration::from_secs(180));
     }
 
     #[test]

@@ -136,8 +136,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .pointer("/status/operationState/operation/info")
                     .and_then(Value::as_array)
                     .is_some_and(|info| info.iter().any(|i| i["value"] == json!(request_id)));
-                if ours {
-                    let phase = s(&app, "/status/operationState/phase");
+                let phase = s(&app, "/status/operationState/phase");
+                // "Running": the sync failed and syncPolicy.retry will try again.
+                if ours && phase != "Running" {
                     println!("{name}: {phase}: {}", s(&app, "/status/operationState/message"));
                     return Ok(if phase == "Succeeded" { ExitCode::SUCCESS } else { ExitCode::from(1) });
                 }
