@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::application;
 use crate::cache::LiveCache;
+use crate::destinations::{CLUSTER_SECRET_TYPE, Destinations};
 use crate::reconcile::AppMemory;
 use crate::repos::Repositories;
 
@@ -43,6 +44,8 @@ pub struct Controller {
     pub(crate) client: kube::Client,
     cluster: Mutex<Cluster>,
     pub(crate) cache: LiveCache,
+    /// Clusters other than this one, from Argo CD cluster Secrets.
+    pub(crate) destinations: Destinations,
     pub(crate) repos: Repositories,
     apps: RwLock<HashMap<String, Arc<Value>>>,
     pub(crate) renders: Mutex<HashMap<RenderKey, RenderedSource>>,
@@ -63,7 +66,8 @@ impl Controller {
         let (queue, queue_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Controller {
             repos: Repositories::new(config.repo_cache.clone(), config.poll_interval)?,
-            cache: LiveCache::new(client.clone(), drift_tx),
+            cache: LiveCache::new(client.clone(), drift_tx.clone()),
+            destinations: Destinations::new(drift_tx),
             cluster: Mutex::new(cluster),
             client,
             config,
@@ -111,6 +115,8 @@ impl Controller {
         });
         let secrets = self.clone();
         tokio::spawn(async move { secrets.watch_repository_secrets().await });
+        let clusters = self.clone();
+        tokio::spawn(async move { clusters.watch_cluster_secrets().await });
         self.watch_applications().await;
     }
 
@@ -147,6 +153,42 @@ impl Controller {
             let data = present.then(|| decode(&secret));
             if let Some(problem) = self.repos.set_secret(&name, &labels, data.as_ref()) {
                 tracing::warn!(secret = %name, problem, "ignoring a repository Secret");
+            }
+        }
+    }
+
+    /// Keeps the destination clusters current from the Secrets labelled
+    /// `argocd.argoproj.io/secret-type: cluster`. A change wakes every
+    /// application: one waiting for an unknown destination may now have it.
+    async fn watch_cluster_secrets(&self) {
+        use k8s_openapi::api::core::v1::Secret;
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.config.namespace);
+        let config = watcher::Config::default().labels(&format!("argocd.argoproj.io/secret-type={CLUSTER_SECRET_TYPE}"));
+        let mut stream = watcher::watcher(api, config).boxed();
+        while let Some(event) = stream.next().await {
+            let (secret, present) = match event {
+                Ok(Event::Apply(s) | Event::InitApply(s)) => (s, true),
+                Ok(Event::Delete(s)) => (s, false),
+                Ok(Event::InitDone) => {
+                    for app in self.app_names() {
+                        self.enqueue(&app);
+                    }
+                    continue;
+                }
+                Ok(Event::Init) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch of cluster Secrets failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            let data = present.then(|| secret_data(&secret));
+            if let Err(e) = self.destinations.set_secret(&name, data.as_ref()).await {
+                tracing::warn!(secret = %name, error = %e, "ignoring a cluster Secret");
+            }
+            for app in self.app_names() {
+                self.enqueue(&app);
             }
         }
     }
@@ -311,7 +353,9 @@ impl Controller {
 
     /// Metrics in the Prometheus text format.
     pub fn metrics(&self) -> String {
-        let cluster = self.cluster.try_lock().map(|c| (c.requests(), c.writes())).unwrap_or((0, 0));
+        let local = self.cluster.try_lock().map(|c| (c.requests(), c.writes())).unwrap_or((0, 0));
+        let remote = self.destinations.counters();
+        let cluster = (local.0 + remote.0, local.1 + remote.1);
         format!(
             "# HELP fjord_api_requests_total Requests sent to the API server, watches included.\n\
              # TYPE fjord_api_requests_total counter\nfjord_api_requests_total {}\n\
@@ -323,10 +367,18 @@ impl Controller {
              # TYPE fjord_applications gauge\nfjord_applications {}\n",
             cluster.0,
             cluster.1,
-            self.cache.len(),
+            self.cache.len() + self.destinations.cached_objects(),
             self.apps_len()
         )
     }
+}
+
+/// A Secret's data, decoded, with `stringData` over it.
+fn secret_data(secret: &k8s_openapi::api::core::v1::Secret) -> std::collections::BTreeMap<String, String> {
+    let mut data: std::collections::BTreeMap<String, String> =
+        secret.data.iter().flatten().map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).to_string())).collect();
+    data.extend(secret.string_data.clone().unwrap_or_default());
+    data
 }
 
 fn named(obj: DynamicObject) -> Option<(String, Value)> {

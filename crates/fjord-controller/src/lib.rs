@@ -8,6 +8,7 @@
 pub mod application;
 pub mod cache;
 pub mod controller;
+pub mod destinations;
 pub mod drift;
 pub mod endpoint;
 pub mod health;

@@ -15,8 +15,10 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 
-use crate::application::{self, ApplicationSpec, IN_CLUSTER, IgnoreDifference, RESOURCES_FINALIZER, RetrySpec, SourceSpec};
+use crate::application::{self, ApplicationSpec, IgnoreDifference, RESOURCES_FINALIZER, RetrySpec, SourceSpec};
+use crate::cache::LiveCache;
 use crate::controller::Controller;
+use crate::destinations::{Destination, DestinationError, Target};
 use crate::drift;
 use crate::health::{self, Health};
 use crate::render;
@@ -82,7 +84,38 @@ struct Compared {
     conditions: Vec<Condition>,
 }
 
+/// The cluster an application's objects live in: this one, or another
+/// described by a cluster Secret, with the live cache of that cluster.
+struct Place {
+    remote: Option<Arc<Destination>>,
+    cache: LiveCache,
+}
+
 impl Controller {
+    async fn place(&self, target: &Target) -> Result<Place, DestinationError> {
+        match target {
+            Target::InCluster => Ok(Place { remote: None, cache: self.cache.clone() }),
+            Target::Server(server) => {
+                let destination = self.destinations.connect(server).await?;
+                Ok(Place { cache: destination.cache.clone(), remote: Some(destination) })
+            }
+        }
+    }
+
+    async fn place_cluster(&self, place: &Place) -> Cluster {
+        match &place.remote {
+            Some(destination) => destination.cluster.lock().await.clone(),
+            None => self.cluster().await,
+        }
+    }
+
+    async fn set_place_cluster(&self, place: &Place, cluster: Cluster) {
+        match &place.remote {
+            Some(destination) => *destination.cluster.lock().await = cluster,
+            None => self.set_cluster(cluster).await,
+        }
+    }
+
     pub(crate) async fn reconcile(&self, name: &str) {
         let Some(app) = self.app(name) else { return };
         let started = Instant::now();
@@ -114,10 +147,13 @@ impl Controller {
                 format!("kept but not acted on yet: {}", unsupported.join(", ")),
             ));
         }
-        if let Some(problem) = destination_problem(&spec) {
-            conditions.push(Condition::new(status::INVALID_SPEC_ERROR, problem));
-            return self.write_error_status(name, &previous, conditions).await;
-        }
+        let target = match self.destinations.resolve(&spec.destination) {
+            Ok(target) => target,
+            Err(e) => {
+                conditions.push(Condition::new(status::INVALID_SPEC_ERROR, e.to_string()));
+                return self.write_error_status(name, &previous, conditions).await;
+            }
+        };
         let Some(source) = spec.single_source().cloned() else {
             conditions.push(Condition::new(status::INVALID_SPEC_ERROR, "spec.source is required (several spec.sources are not supported yet)"));
             return self.write_error_status(name, &previous, conditions).await;
@@ -152,16 +188,23 @@ impl Controller {
             conditions.push(Condition::new(status::INVALID_SPEC_ERROR, format!("{place}: {e}; it is not applied")));
         }
 
+        let place = match self.place(&target).await {
+            Ok(place) => place,
+            Err(e) => {
+                conditions.push(Condition::new(status::COMPARISON_ERROR, error_chain(&e)));
+                return self.write_error_status(name, &previous, conditions).await;
+            }
+        };
         let namespace = spec.destination.namespace.clone().unwrap_or_else(|| "default".to_string());
-        let mut cluster = self.cluster().await;
+        let mut cluster = self.place_cluster(&place).await;
         let manifests = if spec.has_sync_option("Validate=false") {
             self.drop_undeclared_fields(&cluster, name, &manifests).await
         } else {
             manifests
         };
-        let desired = self.desired(&mut cluster, name, &manifests, &namespace).await;
-        self.watch_previous_kinds(&cluster, &previous).await;
-        let mut compared = self.compare(&cluster, name, &spec, &desired).await;
+        let desired = self.desired(&place, &mut cluster, name, &manifests, &namespace).await;
+        self.watch_previous_kinds(&place.cache, &cluster, &previous).await;
+        let mut compared = self.compare(&place.cache, &cluster, name, &spec, &desired).await;
         conditions.append(&mut compared.conditions);
 
         // Sync when asked to, or when the policy says so.
@@ -221,7 +264,7 @@ impl Controller {
                         Err("refusing to sync: the revision declares no objects and would delete everything (allowEmpty is false)".to_string())
                     } else {
                         let manifests = self.without_fields_of_ignored_managers(&cluster, &spec, &manifests, &desired).await;
-                        self.sync(&mut cluster, name, &spec, &manifests, &namespace, if prune { &compared.prune } else { &[] }).await
+                        self.sync(&place.cache, &mut cluster, name, &spec, &manifests, &namespace, if prune { &compared.prune } else { &[] }).await
                     };
                     let now = status::now();
                     let started_at = now.clone();
@@ -283,7 +326,7 @@ impl Controller {
 
         let healths: Vec<Health> = desired
             .iter()
-            .map(|d| health::assess(self.cache.get(&d.id).as_deref()).0)
+            .map(|d| health::assess(place.cache.get(&d.id).as_deref()).0)
             .collect();
         let app_health = health::aggregate(healths);
         let now = status::now();
@@ -331,7 +374,7 @@ impl Controller {
     }
 
     /// The objects as they will be applied, each with its kind watched.
-    async fn desired(&self, cluster: &mut Cluster, app: &str, manifests: &[Manifest], namespace: &str) -> Vec<Desired> {
+    async fn desired(&self, place: &Place, cluster: &mut Cluster, app: &str, manifests: &[Manifest], namespace: &str) -> Vec<Desired> {
         let mut out = Vec::with_capacity(manifests.len());
         let mut rediscovered = false;
         for m in manifests {
@@ -342,7 +385,7 @@ impl Controller {
                 // A CRD may have been added since the last discovery.
                 rediscovered = true;
                 if cluster.discover().await.is_ok() {
-                    self.set_cluster(cluster.clone()).await;
+                    self.set_place_cluster(place, cluster.clone()).await;
                     kind = cluster.resolve(api_version, kind_name).cloned();
                 }
             }
@@ -353,7 +396,7 @@ impl Controller {
             tracking::mark(&mut object, app, &id);
             compare::stamp_manifest_hash(&mut object);
             if let Some(kind) = &kind {
-                self.cache.ensure_watched(kind).await;
+                place.cache.ensure_watched(kind).await;
             }
             let version = api_version.rsplit('/').next().unwrap_or(api_version).to_string();
             out.push(Desired { hash: hash_value(&object), id, version, kind, object });
@@ -421,7 +464,7 @@ impl Controller {
 
     /// Kinds this app managed before (from its last status) stay watched, so
     /// objects of a kind that left Git entirely are still found for pruning.
-    async fn watch_previous_kinds(&self, cluster: &Cluster, previous: &Value) {
+    async fn watch_previous_kinds(&self, cache: &LiveCache, cluster: &Cluster, previous: &Value) {
         let Some(resources) = previous.get("resources").and_then(Value::as_array) else { return };
         let mut seen = HashSet::new();
         for r in resources {
@@ -431,18 +474,18 @@ impl Controller {
             }
             let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
             if let Some(k) = cluster.resolve(&api_version, kind) {
-                self.cache.ensure_watched(k).await;
+                cache.ensure_watched(k).await;
             }
         }
     }
 
-    async fn compare(&self, cluster: &Cluster, app: &str, spec: &ApplicationSpec, desired: &[Desired]) -> Compared {
+    async fn compare(&self, cache: &LiveCache, cluster: &Cluster, app: &str, spec: &ApplicationSpec, desired: &[Desired]) -> Compared {
         let mut resources = Vec::with_capacity(desired.len());
         let mut conditions = Vec::new();
         let mut out_of_sync = false;
         let mut shared = Vec::new();
         for d in desired {
-            let live = self.cache.get(&d.id);
+            let live = cache.get(&d.id);
             let rules: Vec<&IgnoreDifference> = spec.ignore_differences.iter().filter(|r| drift::rule_matches(r, &d.id)).collect();
             let in_sync = match (&live, &d.kind) {
                 (Some(live), Some(kind)) => {
@@ -470,8 +513,7 @@ impl Controller {
             conditions.push(Condition::new(status::SHARED_RESOURCE_WARNING, shared.join("; ")));
         }
         let wanted: HashSet<&ObjectId> = desired.iter().map(|d| &d.id).collect();
-        let prune: Vec<(ObjectId, Kind)> = self
-            .cache
+        let prune: Vec<(ObjectId, Kind)> = cache
             .owned_by(app)
             .into_iter()
             .filter(|(id, _)| !wanted.contains(id))
@@ -539,8 +581,10 @@ impl Controller {
         matches
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn sync(
         &self,
+        cache: &LiveCache,
         cluster: &mut Cluster,
         app: &str,
         spec: &ApplicationSpec,
@@ -569,7 +613,7 @@ impl Controller {
         let mut results: Vec<(ObjectId, Outcome, Option<String>)> =
             report.objects.into_iter().map(|o| (o.id, o.result, o.message)).collect();
         for (id, kind) in prune {
-            let keep = self.cache.get(id).is_some_and(|live| has_sync_option(&live, "Prune=false"));
+            let keep = cache.get(id).is_some_and(|live| has_sync_option(&live, "Prune=false"));
             if keep {
                 continue;
             }
@@ -670,13 +714,27 @@ impl Controller {
         if !finalizers.iter().any(|f| f == RESOURCES_FINALIZER) {
             return Ok(());
         }
-        let cluster = self.cluster().await;
+        // The objects are in the application's destination; one that cannot
+        // be reached keeps the finalizer until it can.
+        let spec = ApplicationSpec::from_object(app).unwrap_or_default();
+        let place = match self.destinations.resolve(&spec.destination) {
+            Ok(target) => self.place(&target).await.map_err(|e| error_chain(&e)),
+            Err(e) => Err(e.to_string()),
+        };
+        let place = match place {
+            Ok(place) => place,
+            Err(problem) => {
+                self.requeue_after(name, Duration::from_secs(5));
+                return Err(format!("cannot delete the objects of {name}: {problem}"));
+            }
+        };
+        let cluster = self.place_cluster(&place).await;
         let previous = app.get("status").cloned().unwrap_or_default();
-        self.watch_previous_kinds(&cluster, &previous).await;
-        let owned = self.cache.owned_by(name);
+        self.watch_previous_kinds(&place.cache, &cluster, &previous).await;
+        let owned = place.cache.owned_by(name);
         let mut failures = Vec::new();
         for (id, kind) in &owned {
-            if self.cache.get(id).is_some_and(|live| has_sync_option(&live, "Delete=false")) {
+            if place.cache.get(id).is_some_and(|live| has_sync_option(&live, "Delete=false")) {
                 continue;
             }
             if let Err(e) = cluster.delete(kind, &id.namespace, &id.name).await {
@@ -784,21 +842,6 @@ impl Controller {
     }
 }
 
-fn destination_problem(spec: &ApplicationSpec) -> Option<String> {
-    let d = &spec.destination;
-    let server_ok = d.server.as_deref().is_none_or(|s| s.trim_end_matches('/') == IN_CLUSTER);
-    let name_ok = d.name.as_deref().is_none_or(|n| n == "in-cluster");
-    if d.server.is_none() && d.name.is_none() {
-        return Some("spec.destination needs server or name".into());
-    }
-    (!server_ok || !name_ok).then(|| {
-        format!(
-            "spec.destination {}: only the cluster fjord runs in ({IN_CLUSTER}, name in-cluster) is configured",
-            d.server.as_deref().or(d.name.as_deref()).unwrap_or_default()
-        )
-    })
-}
-
 enum Owner {
     Us,
     Other(String),
@@ -816,6 +859,18 @@ fn has_sync_option(live: &Value, option: &str) -> bool {
         .and_then(|a| a.get(SYNC_OPTIONS_ANNOTATION))
         .and_then(Value::as_str)
         .is_some_and(|v| v.split(',').any(|o| o.trim().eq_ignore_ascii_case(option)))
+}
+
+/// An error with its causes, for a condition: "cannot connect to X: the
+/// server answered 401 ..." says more than the first line alone.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(c.to_string());
+        cause = c.source();
+    }
+    parts.join(": ")
 }
 
 fn hash_value(v: &Value) -> u64 {
@@ -942,17 +997,5 @@ mod tests {
         assert_eq!(waits, [1, 3, 9, 20, 20]);
         assert_eq!(retry_backoff(&RetrySpec::default(), 0), Duration::from_secs(5));
         assert_eq!(retry_backoff(&RetrySpec::default(), 40), Duration::from_secs(180));
-    }
-
-    #[test]
-    fn destinations_other_than_this_cluster_are_reported() {
-        let mut spec = ApplicationSpec::default();
-        spec.destination.server = Some("https://kubernetes.default.svc".into());
-        assert_eq!(destination_problem(&spec), None);
-        spec.destination.server = Some("https://prod.example:6443".into());
-        assert!(destination_problem(&spec).unwrap().contains("https://prod.example:6443"));
-        spec.destination.server = None;
-        spec.destination.name = Some("in-cluster".into());
-        assert_eq!(destination_problem(&spec), None);
     }
 }
