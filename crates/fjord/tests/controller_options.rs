@@ -91,21 +91,23 @@ async fn validate_false_and_ignored_differences() {
         "an expression that does not parse is named: {found:?}"
     );
 
+    // A change nothing ignores is healed: the controller is watching. (A
+    // heal syncs the whole application, as Argo CD's does.)
+    let configmaps: Api<ConfigMap> = Api::namespaced(env.client.clone(), &prefix);
+    configmaps.patch("settings", &PatchParams::default(), &Patch::Merge(&json!({"data": {"LEVEL": "debug"}}))).await.expect("edit");
+    wait_until(WAIT, "the ConfigMap edit to be healed", || async {
+        configmaps.get("settings").await.ok().and_then(|c| c.data).and_then(|d| d.get("LEVEL").cloned()).as_deref() == Some("info")
+    })
+    .await;
+
     // Changes in ignored fields stay: replicas owned by another manager, the
     // image a jq expression selects, an annotation by key.
     let scale = PatchParams { field_manager: Some("manual-scaler".into()), ..Default::default() };
     deployments.patch("web", &scale, &Patch::Merge(&json!({"spec": {"replicas": 4}}))).await.expect("scale");
     let image = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "registry.example/web:hotfix"}]}}}});
     deployments.patch("web", &PatchParams::default(), &Patch::Strategic(&image)).await.expect("set image");
-    let configmaps: Api<ConfigMap> = Api::namespaced(env.client.clone(), &prefix);
     let owner = json!({"metadata": {"annotations": {"team.example/owner": "payments"}}});
     configmaps.patch("settings", &PatchParams::default(), &Patch::Merge(&owner)).await.expect("annotate");
-    // A change nothing ignores is still healed: the controller is watching.
-    configmaps.patch("settings", &PatchParams::default(), &Patch::Merge(&json!({"data": {"LEVEL": "debug"}}))).await.expect("edit");
-    wait_until(WAIT, "the ConfigMap edit to be healed", || async {
-        configmaps.get("settings").await.ok().and_then(|c| c.data).and_then(|d| d.get("LEVEL").cloned()).as_deref() == Some("info")
-    })
-    .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let web = deployments.get("web").await.expect("Deployment web");
     assert_eq!(web.spec.replicas, Some(4), "replicas owned by manual-scaler stay");
@@ -121,7 +123,8 @@ async fn validate_false_and_ignored_differences() {
     let status = app_status(&apps, &name).await;
     assert_eq!(status.pointer("/sync/status"), Some(&json!("Synced")), "{status}");
 
-    // A new revision syncs without taking the replicas back.
+    // A new revision syncs without taking back the replicas another
+    // manager owns.
     repo.write("manifests/cm.yaml", &support::configmap("settings", "LEVEL", "warn"));
     let second = repo.commit("warn level");
     wait_synced_healthy(&apps, &name, &second).await;
