@@ -38,7 +38,7 @@ pub enum DestinationError {
         server: String,
         secret: String,
         #[source]
-        source: ClusterError,
+        source: Box<ClusterError>,
     },
 }
 
@@ -250,7 +250,7 @@ impl Destinations {
         })?;
         let cluster = Cluster::from_config(config)
             .await
-            .map_err(|source| DestinationError::Connect { server: server.to_string(), secret: secret.clone(), source })?;
+            .map_err(|source| DestinationError::Connect { server: server.to_string(), secret: secret.clone(), source: Box::new(source) })?;
         tracing::info!(server, secret = %secret, "connected to destination cluster");
         let cache = LiveCache::new(cluster.client().clone(), self.drift.clone());
         let destination = Arc::new(Destination { cluster: Mutex::new(cluster), cache });

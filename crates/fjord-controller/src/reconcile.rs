@@ -280,11 +280,10 @@ impl Controller {
                             self.count_heal(name, trigger, wrote);
                             let message = format!("successfully synced (trigger: {})", trigger.as_str());
                             operation_state = Some(operation_state_value("Succeeded", &message, &started_at, &now, &commit, &source, &results, &initiated_by, operation.as_ref().or(retried_operation.as_ref())));
-                            if retries_done > 0 {
-                                if let Some(op) = operation_state.as_mut() {
+                            if retries_done > 0
+                                && let Some(op) = operation_state.as_mut() {
                                     op["retryCount"] = json!(retries_done);
                                 }
-                            }
                             let id = status::next_history_id(&previous);
                             let entry = status::history_entry(id, &commit, &now, &source, &started_at, &initiated_by);
                             history = Some(Value::Array(status::push_history(&previous, entry, spec.history_limit())));

@@ -71,6 +71,9 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
+/// OpenAPI documents by (group, version); `None` where the server has none.
+type SchemaDocuments = HashMap<(String, String), Option<Arc<SchemaDocument>>>;
+
 /// A connection to one cluster with its discovered kinds.
 #[derive(Clone)]
 pub struct Cluster {
@@ -83,7 +86,7 @@ pub struct Cluster {
     requests: Arc<AtomicUsize>,
     /// OpenAPI v3 documents by group-version, fetched when first needed
     /// (`None`: the server publishes none for it).
-    schemas: Arc<tokio::sync::Mutex<HashMap<(String, String), Option<Arc<SchemaDocument>>>>>,
+    schemas: Arc<tokio::sync::Mutex<SchemaDocuments>>,
 }
 
 impl Cluster {
