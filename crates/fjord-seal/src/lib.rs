@@ -6,6 +6,7 @@
 pub mod cert;
 pub mod crypto;
 pub mod error;
+pub mod generate;
 pub mod keys;
 pub mod open;
 pub mod scope;
@@ -16,6 +17,7 @@ pub mod types;
 pub use cert::{ControllerCert, parse_cert_pem};
 pub use crypto::{Plaintext, SessionKey};
 pub use error::Error;
+pub use generate::{DEFAULT_CERT_TTL, DEFAULT_KEY_BITS, GeneratedKey, generate_key};
 pub use keys::{PrivateKey, parse_private_keys};
 pub use open::{UnsealOptions, open_value, unseal};
 pub use scope::Scope;
