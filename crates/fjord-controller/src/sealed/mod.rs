@@ -1,0 +1,32 @@
+//! The SealedSecret controller: opens `bitnami.com/v1alpha1` SealedSecrets
+//! into the Secrets they describe, wire-compatible with Bitnami's
+//! controller (its keys, its Secret, its status, its HTTP endpoints).
+//!
+//! [`keys`] holds the sealing keys, [`secret`] decides what to write,
+//! [`controller`] watches and works the queue, [`http`] answers kubeseal
+//! and [`client`] asks a running controller.
+
+pub mod client;
+pub mod controller;
+pub mod http;
+pub mod keys;
+pub mod secret;
+
+pub use controller::{SealedConfig, SealedSecrets};
+pub use keys::{KeyConfig, KeyError};
+
+use kube::api::ApiResource;
+
+pub const GROUP: &str = "bitnami.com";
+pub const VERSION: &str = "v1alpha1";
+pub const KIND: &str = "SealedSecret";
+
+pub fn api_resource() -> ApiResource {
+    ApiResource {
+        group: GROUP.into(),
+        version: VERSION.into(),
+        api_version: format!("{GROUP}/{VERSION}"),
+        kind: KIND.into(),
+        plural: "sealedsecrets".into(),
+    }
+}
