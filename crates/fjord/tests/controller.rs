@@ -82,7 +82,7 @@ impl ControllerProcess {
         let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["controller", "--namespace", namespace, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["controller", "--controllers", "applications", "--namespace", namespace, "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .arg("--repo-cache")
             .arg(cache)

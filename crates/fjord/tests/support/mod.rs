@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI integration tests.
 #![allow(dead_code)]
 
+pub mod fjord_sealed;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
