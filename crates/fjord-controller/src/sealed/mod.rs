@@ -15,18 +15,12 @@ pub mod secret;
 pub use controller::{SealedConfig, SealedSecrets};
 pub use keys::{KeyConfig, KeyError};
 
-use kube::api::ApiResource;
+use kube::api::{ApiResource, GroupVersionKind};
 
 pub const GROUP: &str = "bitnami.com";
 pub const VERSION: &str = "v1alpha1";
 pub const KIND: &str = "SealedSecret";
 
 pub fn api_resource() -> ApiResource {
-    ApiResource {
-        group: GROUP.into(),
-        version: VERSION.into(),
-        api_version: format!("{GROUP}/{VERSION}"),
-        kind: KIND.into(),
-        plural: "sealedsecrets".into(),
-    }
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, KIND), "sealedsecrets")
 }
