@@ -1,6 +1,7 @@
 //! The controller's HTTP endpoint: Git push webhooks (GitHub, GitLab,
-//! Gitea) that refresh the affected applications at once, a health check,
-//! and metrics in the Prometheus text format.
+//! Gitea) that refresh the affected applications at once, the SealedSecret
+//! endpoints kubeseal calls (`/v1/cert.pem`, `/v1/verify`, `/v1/rotate`),
+//! a health check, and metrics in the Prometheus text format.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,13 +14,22 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::controller::Controller;
+use crate::sealed::SealedSecrets;
+use crate::sealed::http::Reply;
 
-/// Webhook payloads larger than this are refused (GitHub caps them at 25 MB;
-/// a push event is far smaller).
+/// What this process runs; either controller may run alone.
+pub struct Services {
+    pub applications: Option<Arc<Controller>>,
+    pub sealed_secrets: Option<Arc<SealedSecrets>>,
+    pub webhook_secrets: WebhookSecrets,
+}
+
+/// Request bodies larger than this are refused (GitHub caps webhooks at
+/// 25 MB; a push event or a SealedSecret is far smaller).
 const MAX_BODY: usize = 5 * 1024 * 1024;
 
 /// Serves until the listener fails.
-pub async fn serve(listener: TcpListener, controller: Arc<Controller>, secrets: Arc<WebhookSecrets>) {
+pub async fn serve(listener: TcpListener, services: Arc<Services>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -28,13 +38,11 @@ pub async fn serve(listener: TcpListener, controller: Arc<Controller>, secrets: 
                 continue;
             }
         };
-        let controller = controller.clone();
-        let secrets = secrets.clone();
+        let services = services.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let controller = controller.clone();
-                let secrets = secrets.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(request, &controller, &secrets, peer).await) }
+                let services = services.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(request, &services, peer).await) }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
                 tracing::debug!(error = %e, "connection ended with an error");
@@ -43,13 +51,43 @@ pub async fn serve(listener: TcpListener, controller: Arc<Controller>, secrets: 
     }
 }
 
-async fn handle(request: Request<Incoming>, controller: &Controller, secrets: &WebhookSecrets, peer: SocketAddr) -> Response<Full<Bytes>> {
-    match (request.method(), request.uri().path()) {
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
-        (&Method::GET, "/metrics") => text(StatusCode::OK, controller.metrics()),
-        (&Method::POST, "/api/webhook") => webhook(request, controller, secrets, peer).await,
+async fn handle(request: Request<Incoming>, services: &Services, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let apps = services.applications.as_deref();
+    let sealed = services.sealed_secrets.as_deref();
+    match (request.method(), request.uri().path(), apps, sealed) {
+        (&Method::GET, "/healthz", _, _) => text(StatusCode::OK, "ok\n".into()),
+        (&Method::GET, "/metrics", _, _) => {
+            let mut body = apps.map(Controller::metrics).unwrap_or_default();
+            body.push_str(&sealed.map(SealedSecrets::metrics).unwrap_or_default());
+            text(StatusCode::OK, body)
+        }
+        (&Method::POST, "/api/webhook", Some(apps), _) => webhook(request, apps, &services.webhook_secrets, peer).await,
+        (&Method::GET, "/v1/cert.pem", _, Some(sealed)) => reply(sealed.cert_pem()),
+        (&Method::POST, "/v1/verify", _, Some(sealed)) => match body(request).await {
+            Ok(body) => reply(sealed.verify(&body)),
+            Err(response) => response,
+        },
+        (&Method::POST, "/v1/rotate", _, Some(sealed)) => match body(request).await {
+            Ok(body) => reply(sealed.rotate(&body)),
+            Err(response) => response,
+        },
         _ => text(StatusCode::NOT_FOUND, "not found\n".into()),
     }
+}
+
+async fn body(request: Request<Incoming>) -> Result<Bytes, Response<Full<Bytes>>> {
+    match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large\n".into())),
+    }
+}
+
+fn reply(reply: Reply) -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), reply.body);
+    if let Ok(value) = hyper::header::HeaderValue::from_str(reply.content_type) {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
 }
 
 async fn webhook(request: Request<Incoming>, controller: &Controller, secrets: &WebhookSecrets, peer: SocketAddr) -> Response<Full<Bytes>> {
@@ -58,9 +96,9 @@ async fn webhook(request: Request<Incoming>, controller: &Controller, secrets: &
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large\n".into()),
+    let body = match body(request).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let event = parse_webhook(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), &body, secrets);
     match event {

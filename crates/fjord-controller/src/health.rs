@@ -55,7 +55,25 @@ pub fn assess(live: Option<&Value>) -> (Health, Option<String>) {
                 (Health::Healthy, None)
             }
         }
+        "SealedSecret" if live.get("apiVersion").and_then(Value::as_str).is_some_and(|v| v.starts_with("bitnami.com/")) => {
+            sealed_secret(live)
+        }
         _ => (Health::Healthy, None),
+    }
+}
+
+/// As Argo CD's built-in check: the `Synced` condition decides, and until
+/// the controller has written one the SealedSecret is still being opened.
+fn sealed_secret(live: &Value) -> (Health, Option<String>) {
+    let synced = live
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| c["type"] == "Synced"));
+    let message = synced.and_then(|c| c["message"].as_str()).filter(|m| !m.is_empty()).map(str::to_string);
+    match synced.and_then(|c| c["status"].as_str()) {
+        Some("True") => (Health::Healthy, message),
+        Some("False") => (Health::Degraded, message),
+        _ => (Health::Progressing, Some("waiting for the SealedSecret to be opened".into())),
     }
 }
 
@@ -93,5 +111,15 @@ mod tests {
         assert_eq!(assess(Some(&stuck)).0, Health::Degraded);
         assert_eq!(assess(None).0, Health::Missing);
         assert_eq!(aggregate([Health::Healthy, Health::Missing, Health::Progressing]), Health::Missing);
+    }
+
+    #[test]
+    fn sealed_secrets_follow_their_synced_condition() {
+        let sealed = |status: Value| json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "status": status});
+        assert_eq!(assess(Some(&sealed(json!(null)))).0, Health::Progressing);
+        let opened = sealed(json!({"conditions": [{"type": "Synced", "status": "True"}]}));
+        assert_eq!(assess(Some(&opened)), (Health::Healthy, None));
+        let failed = sealed(json!({"conditions": [{"type": "Synced", "status": "False", "message": "no key could decrypt secret"}]}));
+        assert_eq!(assess(Some(&failed)), (Health::Degraded, Some("no key could decrypt secret".into())));
     }
 }

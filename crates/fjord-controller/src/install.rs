@@ -1,5 +1,6 @@
-//! Everything fjord needs in a cluster, as manifests: the Application CRD,
-//! the controller's namespace, its RBAC and its Deployment.
+//! Everything fjord needs in a cluster, as manifests: the Application and
+//! SealedSecret CRDs, the controller's namespace, its RBAC, its Deployment
+//! and the Services in front of it.
 
 /// The Argo CD Application CRD, so existing manifests apply unchanged. The
 /// schema preserves unknown fields: fjord keeps what it does not act on.
@@ -44,6 +45,48 @@ spec:
             type: object
             x-kubernetes-preserve-unknown-fields: true
           operation:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+"#;
+
+/// The SealedSecret CRD, the same resource as Bitnami's (group, names,
+/// status subresource), so either controller can serve it.
+pub const SEALED_SECRET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: sealedsecrets.bitnami.com
+  labels:
+    app.kubernetes.io/part-of: fjord
+spec:
+  group: bitnami.com
+  scope: Namespaced
+  names:
+    kind: SealedSecret
+    listKind: SealedSecretList
+    plural: sealedsecrets
+    singular: sealedsecret
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    additionalPrinterColumns:
+    - {name: Status, type: string, jsonPath: ".status.conditions[0].message"}
+    - {name: Synced, type: string, jsonPath: ".status.conditions[0].status"}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema:
+      openAPIV3Schema:
+        type: object
+        required: [spec]
+        properties:
+          apiVersion: {type: string}
+          kind: {type: string}
+          metadata: {type: object}
+          spec:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+          status:
             type: object
             x-kubernetes-preserve-unknown-fields: true
 "#;
@@ -133,6 +176,19 @@ spec:
     app.kubernetes.io/name: fjord-controller
   ports:
   - {{name: webhook, port: 80, targetPort: webhook}}
+---
+# kubeseal reaches the certificate and /v1/rotate through the API server's
+# service proxy: `kubeseal --controller-namespace {namespace} --controller-name sealed-secrets-controller`.
+apiVersion: v1
+kind: Service
+metadata:
+  name: sealed-secrets-controller
+  namespace: {namespace}
+spec:
+  selector:
+    app.kubernetes.io/name: fjord-controller
+  ports:
+  - {{name: http, port: 8080, targetPort: webhook}}
 "#
     );
     let rest = if with_deployment {
@@ -140,5 +196,5 @@ spec:
     } else {
         rest.split("\n---\n").filter(|doc| !doc.contains("kind: Deployment") && !doc.contains("kind: Service\n")).collect::<Vec<_>>().join("\n---\n")
     };
-    format!("{APPLICATION_CRD}---\n{rest}")
+    format!("{APPLICATION_CRD}---\n{SEALED_SECRET_CRD}---\n{rest}")
 }

@@ -12,7 +12,6 @@ use fjord_engine::object::str_at;
 use fjord_engine::sync::{self as engine_sync, Outcome, SyncError, SyncOptions};
 use fjord_engine::{ObjectId, compare, tracking};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 
 use crate::application::{self, ApplicationSpec, IgnoreDifference, RESOURCES_FINALIZER, RetrySpec, SourceSpec};
@@ -20,6 +19,7 @@ use crate::cache::LiveCache;
 use crate::controller::Controller;
 use crate::destinations::{Destination, DestinationError, Target};
 use crate::drift;
+use crate::events::{self, EventType};
 use crate::health::{self, Health};
 use crate::render;
 use crate::status::{self, Condition, HealthStatus, ResourceStatus};
@@ -804,36 +804,18 @@ impl Controller {
         }
     }
 
-    /// Records an Event on the Application. Each sync gets an Event of its
-    /// own (no aggregation into a series): it is the audit trail.
+    /// Records an Event on the Application: the audit trail of syncs and heals.
     async fn event(&self, app: &Value, type_: EventType, reason: &str, note: &str) {
-        use k8s_openapi::api::events::v1::Event as K8sEvent;
-        let namespace = str_at(app, "/metadata/namespace");
-        let name = str_at(app, "/metadata/name");
-        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now());
-        let event = json!({
-            // Named as Kubernetes names events: the object, then a unique suffix.
-            "metadata": {"name": format!("{name}.{:x}", now.0.as_nanosecond()), "namespace": namespace},
-            "eventTime": now,
-            "type": match type_ { EventType::Normal => "Normal", EventType::Warning => "Warning" },
-            "reason": reason,
-            "action": "Sync",
-            "note": note,
-            "reportingController": "fjord.dev/controller",
-            "reportingInstance": self.config.identity,
-            "regarding": {
-                "apiVersion": format!("{}/{}", application::GROUP, application::VERSION),
-                "kind": application::KIND,
-                "name": name,
-                "namespace": namespace,
-                "uid": str_at(app, "/metadata/uid"),
-            },
-        });
-        let Ok(event) = serde_json::from_value::<K8sEvent>(event) else { return };
-        let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), namespace);
-        if let Err(e) = api.create(&kube::api::PostParams::default(), &event).await {
-            tracing::warn!(app = name, error = %e, "cannot record an event");
-        }
+        let api_version = format!("{}/{}", application::GROUP, application::VERSION);
+        let regarding = events::Regarding {
+            api_version: &api_version,
+            kind: application::KIND,
+            namespace: str_at(app, "/metadata/namespace"),
+            name: str_at(app, "/metadata/name"),
+            uid: str_at(app, "/metadata/uid"),
+        };
+        let reporter = events::Reporter { controller: "fjord.dev/controller", instance: &self.config.identity };
+        events::record(&self.client, reporter, regarding, events::Note { type_, reason, action: "Sync", note }).await;
     }
 
     pub(crate) fn app_api(&self) -> Api<DynamicObject> {

@@ -52,7 +52,7 @@ pub fn render(tree: &Path, source: &SourceSpec) -> Result<Rendered, RenderError>
             None => dir.clone(),
         };
         let objects = fjord_kustomize::build(&target, &fjord_kustomize::Options::default())
-            .map_err(|e| RenderError::Kustomize { path: rel.to_string(), message: error_chain(&e) })?;
+            .map_err(|e| RenderError::Kustomize { path: rel.to_string(), message: crate::error_chain(&e) })?;
         let manifests = objects
             .into_iter()
             .enumerate()
@@ -71,16 +71,6 @@ pub fn render(tree: &Path, source: &SourceSpec) -> Result<Rendered, RenderError>
         manifests.extend(manifest::parse_file(&shown, &text)?);
     }
     Ok(Rendered { manifests, source_type: "Directory" })
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        parts.push(s.to_string());
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// Resolves a repository-relative path, refusing anything that leaves it.

@@ -32,6 +32,8 @@ pub enum Error {
     InvalidSealedSecret(&'static str),
     #[error("invalid Secret: {0}")]
     InvalidSecret(String),
+    #[error("cannot generate a key: {0} failed")]
+    KeyGeneration(&'static str),
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
 }

@@ -23,6 +23,9 @@ impl PrivateKey {
     pub fn public_key(&self) -> RsaPublicKey {
         self.0.to_public_key()
     }
+    pub fn bits(&self) -> usize {
+        self.0.size() * 8
+    }
 }
 
 impl fmt::Debug for PrivateKey {

@@ -6,6 +6,7 @@
 pub mod cert;
 pub mod crypto;
 pub mod error;
+pub mod generate;
 pub mod keys;
 pub mod open;
 pub mod scope;
@@ -16,10 +17,11 @@ pub mod types;
 pub use cert::{ControllerCert, parse_cert_pem};
 pub use crypto::{Plaintext, SessionKey};
 pub use error::Error;
+pub use generate::{DEFAULT_CERT_TTL, DEFAULT_KEY_BITS, GeneratedKey, generate_key};
 pub use keys::{PrivateKey, parse_private_keys};
 pub use open::{UnsealOptions, open_value, unseal};
 pub use scope::Scope;
-pub use seal::{SealOptions, merge_into, seal_raw, seal_secret};
+pub use seal::{SealOptions, merge_into, re_encrypt, seal_raw, seal_secret};
 pub use types::{
     ObjectMeta, OwnerReference, SealedSecret, SealedSecretSpec, Secret, SecretTemplate,
     SecretValue, parse_sealed_secrets, parse_secrets, to_json_pretty, to_yaml_sorted,

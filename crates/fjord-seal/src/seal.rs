@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::crypto::hybrid_encrypt;
 use crate::error::{Error, Result};
+use crate::keys::PrivateKey;
 use crate::scope::Scope;
 use crate::types::{
     ObjectMeta, SEALED_SECRET_API_VERSION, SEALED_SECRET_KIND, SealedSecret, SealedSecretSpec,
@@ -177,4 +178,30 @@ pub fn merge_into(target: &mut SealedSecret, update: SealedSecret) {
     t.metadata.labels.extend(u.metadata.labels);
     t.metadata.annotations.extend(u.metadata.annotations);
     t.data.extend(u.data);
+}
+
+/// Seals every item again for `public_key` (the newest key), keeping names, scope and template:
+/// what the controller's `/v1/rotate` answers and `--re-encrypt` asks for. The deprecated
+/// `spec.data` blob is sealed again as it is.
+pub fn re_encrypt<R: RngCore + CryptoRng>(
+    rng: &mut R,
+    sealed: &SealedSecret,
+    keys: &[PrivateKey],
+    public_key: &RsaPublicKey,
+) -> Result<SealedSecret> {
+    let label = crate::open::label_for(sealed);
+    let mut out = sealed.clone();
+    for (item, value) in out.spec.encrypted_data.iter_mut() {
+        let opened = crate::open::open_value(keys, value, &label).map_err(|e| Error::Item {
+            item: item.clone(),
+            reason: Box::new(e),
+        })?;
+        *value = seal_bytes(rng, public_key, opened.as_bytes(), &label)?;
+    }
+    if let Some(blob) = out.spec.data.as_mut().filter(|d| !d.is_empty()) {
+        let opened = crate::open::open_value(keys, blob, &label)?;
+        *blob = seal_bytes(rng, public_key, opened.as_bytes(), &label)?;
+    }
+    out.status = None;
+    Ok(out)
 }

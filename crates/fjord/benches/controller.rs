@@ -7,7 +7,7 @@
 //!   (FJORD_BENCH_APPS=100, FJORD_BENCH_DRIFTS=200, FJORD_BENCH_IDLE_SECS=60)
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -15,9 +15,8 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use testenv::{TestEnv, unique_name};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+mod common;
+use common::{Kill, env_usize, percentile, rss_kib};
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git").current_dir(dir).args(args).output().expect("git");
@@ -56,20 +55,6 @@ spec:
     text
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0)
-}
-
 async fn metric(port: u16, name: &str) -> f64 {
     let out = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/metrics")]).output().expect("curl");
     String::from_utf8_lossy(&out.stdout)
@@ -77,14 +62,6 @@ async fn metric(port: u16, name: &str) -> f64 {
         .find(|l| l.starts_with(name))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         .unwrap_or(f64::NAN)
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::main]
@@ -123,7 +100,7 @@ async fn main() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let controller = Kill(
         Command::new(fjord)
-            .args(["controller", "--namespace", &apps_ns, "--poll-interval", "3m", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["controller", "--controllers", "applications", "--namespace", &apps_ns, "--poll-interval", "3m", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--repo-cache")
             .arg(dir.path().join("cache"))
             .arg("--kubeconfig")

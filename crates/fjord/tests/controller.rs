@@ -4,7 +4,8 @@
 
 mod support;
 
-use support::gitops::{ControllerProcess, Repo, WAIT, app_status, application, applications, free_port, wait_synced_healthy};
+use support::free_port;
+use support::gitops::{ControllerProcess, Repo, WAIT, app_status, application, applications, wait_synced_healthy};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,6 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use fjord_controller::endpoint::Services;
+use fjord_controller::sealed::{KeyConfig, SealedConfig, SealedSecrets};
 use fjord_controller::{Controller, ControllerConfig, leader};
 use fjord_source::{SecretString, WebhookSecrets};
 
@@ -41,6 +43,45 @@ pub struct Args {
     /// This replica's identity in events and the lease (default: $POD_NAME or the host name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// The controllers to run: applications, sealed-secrets, or both.
+    #[arg(long, value_delimiter = ',', default_values = ["applications", "sealed-secrets"])]
+    controllers: Vec<Which>,
+    #[command(flatten)]
+    sealed: SealedArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Which {
+    Applications,
+    SealedSecrets,
+}
+
+/// The SealedSecret controller's settings, named as upstream's flags.
+#[derive(clap::Args)]
+#[command(next_help_heading = "SealedSecrets")]
+struct SealedArgs {
+    /// Namespaces whose SealedSecrets are opened (comma-separated; default all).
+    #[arg(long = "sealed-secrets-namespaces", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Names of key Secrets (in --namespace) start with this.
+    #[arg(long, default_value = "sealed-secrets-key")]
+    key_prefix: String,
+    /// Size in bits of new RSA keys.
+    #[arg(long, default_value_t = fjord_seal::DEFAULT_KEY_BITS)]
+    key_size: usize,
+    /// A new key this often (0 never renews); old keys keep opening.
+    #[arg(long, default_value = "720h", value_parser = parse_duration_or_zero)]
+    key_renew_period: Duration,
+    /// Validity of new certificates.
+    #[arg(long, default_value = "87600h", value_parser = parse_duration)]
+    key_ttl: Duration,
+    /// Common name of new certificates (empty by default, as upstream).
+    #[arg(long, default_value = "")]
+    my_cn: String,
+}
+
+fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" { Ok(Duration::ZERO) } else { parse_duration(s) }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -58,27 +99,69 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.leader_elect {
         leader::acquire(cluster.client().clone(), &args.namespace, &identity, || std::process::exit(1)).await;
     }
-    let config = ControllerConfig {
-        namespace: args.namespace,
-        repo_cache: args.repo_cache,
-        poll_interval: args.poll_interval,
-        workers: args.workers,
-        identity,
+    let client = cluster.client().clone();
+    let applications = if args.controllers.contains(&Which::Applications) {
+        let config = ControllerConfig {
+            namespace: args.namespace.clone(),
+            repo_cache: args.repo_cache,
+            poll_interval: args.poll_interval,
+            workers: args.workers,
+            identity: identity.clone(),
+        };
+        tracing::info!(namespace = %config.namespace, server = cluster.server(), "application controller starting");
+        Some(Controller::new(cluster, config).await?)
+    } else {
+        None
     };
-    tracing::info!(namespace = %config.namespace, server = cluster.server(), "fjord controller starting");
-    let controller = Controller::new(cluster, config).await?;
+    let sealed_secrets = if args.controllers.contains(&Which::SealedSecrets) {
+        let config = SealedConfig {
+            keys: KeyConfig {
+                namespace: args.namespace.clone(),
+                prefix: args.sealed.key_prefix,
+                bits: args.sealed.key_size,
+                common_name: args.sealed.my_cn,
+                ttl: args.sealed.key_ttl,
+                renew_period: Some(args.sealed.key_renew_period).filter(|p| !p.is_zero()),
+            },
+            namespaces: args.sealed.namespaces,
+            workers: args.workers,
+            identity,
+            max_retries: 5,
+        };
+        tracing::info!(keys = %config.keys.namespace, "sealed-secrets controller starting");
+        Some(SealedSecrets::new(client, config).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
-    let secrets = WebhookSecrets {
-        github: args.webhook_github_secret.map(SecretString::new),
-        gitlab: args.webhook_gitlab_secret.map(SecretString::new),
-        gitea: args.webhook_gitea_secret.map(SecretString::new),
+    let services = Services {
+        applications: applications.clone(),
+        sealed_secrets: sealed_secrets.clone(),
+        webhook_secrets: WebhookSecrets {
+            github: args.webhook_github_secret.map(SecretString::new),
+            gitlab: args.webhook_gitlab_secret.map(SecretString::new),
+            gitea: args.webhook_gitea_secret.map(SecretString::new),
+        },
     };
-    tracing::info!(listen = %args.listen, "webhooks at /api/webhook, metrics at /metrics");
-    tokio::spawn(fjord_controller::endpoint::serve(listener, controller.clone(), std::sync::Arc::new(secrets)));
+    tracing::info!(listen = %args.listen, "HTTP endpoint: /api/webhook, /v1/cert.pem, /metrics, /healthz");
+    tokio::spawn(fjord_controller::endpoint::serve(listener, std::sync::Arc::new(services)));
+    let run_applications = async move {
+        match applications {
+            Some(controller) => controller.run().await,
+            None => std::future::pending().await,
+        }
+    };
+    let run_sealed = async move {
+        match sealed_secrets {
+            Some(controller) => controller.run().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        _ = controller.run() => {}
+        _ = run_applications => {}
+        _ = run_sealed => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
     Ok(ExitCode::SUCCESS)

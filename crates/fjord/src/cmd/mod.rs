@@ -9,10 +9,9 @@ pub mod seal;
 pub mod sync;
 
 use std::future::Future;
-use std::process::ExitCode;
 
-/// Runs an async subcommand on a runtime sized for a CLI.
-pub fn block_on<F: Future<Output = anyhow::Result<ExitCode>>>(fut: F) -> anyhow::Result<ExitCode> {
+/// Runs an async subcommand (or part of one) on a runtime sized for a CLI.
+pub fn block_on<T, F: Future<Output = anyhow::Result<T>>>(fut: F) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

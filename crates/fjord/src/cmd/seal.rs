@@ -1,6 +1,7 @@
 //! `fjord seal`: kubeseal-compatible sealing, raw values, merging and offline recovery.
 
 use anyhow::{Context, bail};
+use fjord_controller::sealed::client::ControllerClient;
 use fjord_seal::{OsRng, PrivateKey, Scope, SealOptions, SealedSecret, UnsealOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,9 +24,21 @@ pub struct Args {
     /// Write the result to FILE instead of stdout.
     #[arg(short = 'w', long = "sealed-secret-file", value_name = "FILE")]
     output_file: Option<PathBuf>,
-    /// The controller certificate (PEM file) to seal with.
-    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE")]
+    /// The controller certificate to seal with: a PEM file or an http(s) URL. Without it the
+    /// certificate is fetched from the controller.
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
     cert: Option<PathBuf>,
+    /// Namespace of the controller's Service, reached through the API server.
+    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAMESPACE", default_value = "argocd")]
+    controller_namespace: String,
+    /// Name of the controller's Service.
+    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAME", default_value = "sealed-secrets-controller")]
+    controller_name: String,
+    /// The controller's own address (e.g. http://127.0.0.1:8080), instead of the Service.
+    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_URL", value_name = "URL")]
+    controller_url: Option<String>,
+    #[command(flatten)]
+    cluster: super::ClusterArgs,
     /// strict (namespace and name), namespace-wide or cluster-wide. Without it the input's scope
     /// annotations decide.
     #[arg(long, env = "SEALED_SECRETS_SCOPE")]
@@ -56,17 +69,23 @@ pub struct Args {
     /// Repeatable, or comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "FILE")]
     recovery_private_key: Vec<PathBuf>,
-    /// Print the controller's certificate (needs cluster access).
+    /// Print the controller's certificate.
     #[arg(long)]
     fetch_cert: bool,
-    /// Re-seal with the controller's newest key (needs cluster access).
+    /// Seal the input SealedSecrets again with the controller's newest key (the controller
+    /// opens and re-seals them; nothing is opened here).
     #[arg(long)]
     re_encrypt: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.fetch_cert || args.re_encrypt {
-        bail!("--fetch-cert and --re-encrypt are not available yet: pass --cert FILE");
+    if args.fetch_cert {
+        let pem = super::block_on(async { Ok(controller(&args).await?.cert_pem().await?) })?;
+        write_out(&args, pem.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.re_encrypt {
+        return re_encrypt(&args);
     }
     if args.recovery_unseal {
         return recovery_unseal(&args);
@@ -124,21 +143,63 @@ fn seal_options(args: &Args, secret: &fjord_seal::Secret) -> SealOptions {
     }
 }
 
+/// The controller to ask: its URL when given, else its Service through the API server.
+async fn controller(args: &Args) -> anyhow::Result<ControllerClient> {
+    Ok(match &args.controller_url {
+        Some(url) => ControllerClient::for_url(url)?,
+        None => {
+            let cluster = args.cluster.connect().await?;
+            ControllerClient::via_service(cluster.client().clone(), &args.controller_namespace, &args.controller_name).await?
+        }
+    })
+}
+
 fn load_cert(args: &Args) -> anyhow::Result<fjord_seal::ControllerCert> {
-    let Some(path) = &args.cert else {
-        bail!("fetching the certificate from the cluster is not available yet: pass --cert FILE");
+    let (bytes, source) = match &args.cert {
+        Some(path) => {
+            let s = path.to_string_lossy().into_owned();
+            if s.starts_with("http://") || s.starts_with("https://") {
+                let pem = super::block_on(async { Ok(ControllerClient::for_url(&s)?.document().await?) })?;
+                (pem.into_bytes(), s)
+            } else {
+                let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                (bytes, path.display().to_string())
+            }
+        }
+        None => {
+            let pem = super::block_on(async { Ok(controller(args).await?.cert_pem().await?) })
+                .context("fetching the certificate from the controller (or pass --cert FILE)")?;
+            (pem.into_bytes(), "the controller's certificate".to_string())
+        }
     };
-    let s = path.to_string_lossy();
-    if s.starts_with("http://") || s.starts_with("https://") {
-        bail!("certificate URLs are not available yet: download it and pass --cert FILE");
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let cert = fjord_seal::parse_cert_pem(&bytes)
-        .with_context(|| format!("certificate {}", path.display()))?;
+    let cert = fjord_seal::parse_cert_pem(&bytes).with_context(|| format!("certificate {source}"))?;
     if cert.is_expired_at(std::time::SystemTime::now()) {
-        bail!("certificate {} has expired", path.display());
+        bail!("certificate {source} has expired");
     }
     Ok(cert)
+}
+
+fn re_encrypt(args: &Args) -> anyhow::Result<ExitCode> {
+    let input = read_input(args.file.as_deref())?;
+    let sealed = fjord_seal::parse_sealed_secrets(&input)?;
+    if sealed.is_empty() {
+        bail!("no SealedSecret in the input");
+    }
+    let rotated = super::block_on(async {
+        let controller = controller(args).await?;
+        let mut rotated = Vec::new();
+        for ss in &sealed {
+            let name = ss.metadata.name.as_deref().unwrap_or("<unnamed>");
+            let body = fjord_seal::to_json_pretty(ss)?.into_bytes();
+            let json = controller.rotate(body).await.with_context(|| format!("re-encrypting SealedSecret {name}"))?;
+            let parsed = fjord_seal::parse_sealed_secrets(json.as_bytes())
+                .with_context(|| format!("the controller's answer for SealedSecret {name}"))?;
+            rotated.extend(parsed);
+        }
+        Ok(rotated)
+    })?;
+    emit(args, &rotated)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn raw(args: &Args, key: &fjord_seal::RsaPublicKey) -> anyhow::Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! The controller as the integration tests run it: Git repositories to
 //! commit in, the controller as a process, and Applications.
 
+use super::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -77,7 +78,7 @@ impl ControllerProcess {
         let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["controller", "--namespace", namespace, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["controller", "--controllers", "applications", "--namespace", namespace, "--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
             .arg("--repo-cache")
             .arg(cache)
@@ -146,8 +147,4 @@ pub async fn wait_synced_healthy(apps: &Api<DynamicObject>, name: &str, revision
             && s.pointer("/sync/revision") == Some(&json!(revision))
     })
     .await;
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI integration tests.
 #![allow(dead_code)]
 
+pub mod fjord_sealed;
 pub mod gitops;
 
 use std::path::Path;
@@ -92,4 +93,9 @@ pub async fn server_applies(env: &TestEnv) -> u64 {
         .filter(|l| l.starts_with("apiserver_request_total{") && l.contains("verb=\"APPLY\"") && l.contains("dry_run=\"\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
+}
+
+/// A port nothing listens on right now, for a controller's HTTP endpoint.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
