@@ -74,8 +74,19 @@ async fn first_start_makes_a_key_serves_its_certificate_and_a_restart_reuses_it(
     let again = SealedController::start(&env, &keys_ns.name, &apps_ns.name, &[]);
     assert_eq!(again.cert_pem().await, served, "a restart keeps the key");
     assert_eq!(key_secrets(&env, &keys_ns.name).await.len(), 1, "a restart makes no new key");
-
     drop(again);
+
+    // After a leak: a cutoff later than the key makes a new one at start, SIGUSR1 another.
+    let now = k8s_openapi::jiff::Timestamp::now() + k8s_openapi::jiff::SignedDuration::from_secs(1);
+    let cutoff = k8s_openapi::jiff::fmt::rfc2822::to_string(&now.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC)).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let renewed = SealedController::start(&env, &keys_ns.name, &apps_ns.name, &["--key-size", "2048", "--key-cutoff-time", &cutoff]);
+    assert_ne!(renewed.cert_pem().await, served, "a key older than the cutoff is replaced");
+    assert_eq!(key_secrets(&env, &keys_ns.name).await.len(), 2, "the old key is kept for opening");
+    renewed.signal("USR1");
+    wait_until(WAIT, "a key made on SIGUSR1", || async { key_secrets(&env, &keys_ns.name).await.len() == 3 }).await;
+
+    drop(renewed);
     keys_ns.delete().await;
     apps_ns.delete().await;
 }

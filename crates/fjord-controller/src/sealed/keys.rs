@@ -28,6 +28,8 @@ pub struct KeyConfig {
     pub ttl: Duration,
     /// A new key this long after the newest one; `None` never renews.
     pub renew_period: Option<Duration>,
+    /// A key older than this is replaced at start (`--key-cutoff-time`).
+    pub cutoff: Option<SystemTime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +133,12 @@ impl Keys {
             ring: RwLock::new(Arc::new(KeyRing::default())),
         });
         keys.reload().await?;
-        if keys.ring().is_empty() {
+        let stale = |ring: &KeyRing| match (ring.latest(), keys.config.cutoff) {
+            (None, _) => true,
+            (Some((latest, _)), Some(cutoff)) => latest.not_before < cutoff,
+            (Some(_), None) => false,
+        };
+        if stale(&keys.ring()) {
             keys.generate().await?;
         }
         Ok(keys)
@@ -201,16 +208,42 @@ impl Keys {
     }
 
     /// Makes a new key every renewal period, counted from the newest key's
-    /// certificate, so a restart does not reset the clock.
+    /// certificate, so a restart does not reset the clock; SIGUSR1 makes one
+    /// at once, as upstream.
     pub async fn renew(self: Arc<Self>) {
-        let Some(period) = self.config.renew_period.filter(|p| !p.is_zero()) else { return };
+        let period = self.config.renew_period.filter(|p| !p.is_zero());
+        let mut usr1 = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+            Ok(signal) => Some(signal),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGUSR1; keys renew on schedule only");
+                None
+            }
+        };
         loop {
-            let age = self
-                .ring()
-                .latest()
-                .and_then(|(k, _)| SystemTime::now().duration_since(k.not_before).ok())
-                .unwrap_or_default();
-            tokio::time::sleep(period.saturating_sub(age)).await;
+            let wait = period.map(|period| {
+                let age = self
+                    .ring()
+                    .latest()
+                    .and_then(|(k, _)| SystemTime::now().duration_since(k.not_before).ok())
+                    .unwrap_or_default();
+                period.saturating_sub(age)
+            });
+            let scheduled = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let signalled = async {
+                match usr1.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = scheduled => {}
+                _ = signalled => tracing::info!("SIGUSR1: making a new sealing key"),
+            }
             if let Err(e) = self.generate().await {
                 tracing::warn!(error = %crate::error_chain(&e), "cannot renew the sealing key; trying again in a minute");
                 tokio::time::sleep(Duration::from_secs(60)).await;

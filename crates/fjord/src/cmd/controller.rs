@@ -72,12 +72,22 @@ struct SealedArgs {
     /// A new key this often (0 never renews); old keys keep opening.
     #[arg(long, default_value = "720h", value_parser = parse_duration_or_zero)]
     key_renew_period: Duration,
+    /// Make a new key at start if the newest is older than this time (RFC 1123 with a numeric
+    /// zone, e.g. "Mon, 02 Jan 2026 15:04:05 +0000"), as after a leak.
+    #[arg(long, value_parser = parse_cutoff)]
+    key_cutoff_time: Option<std::time::SystemTime>,
     /// Validity of new certificates.
     #[arg(long, default_value = "87600h", value_parser = parse_duration)]
     key_ttl: Duration,
     /// Common name of new certificates (empty by default, as upstream).
     #[arg(long, default_value = "")]
     my_cn: String,
+}
+
+fn parse_cutoff(s: &str) -> Result<std::time::SystemTime, String> {
+    let parsed = k8s_openapi::jiff::fmt::rfc2822::parse(s.trim())
+        .map_err(|_| format!("{s:?} is not a time such as \"Mon, 02 Jan 2026 15:04:05 +0000\""))?;
+    Ok(std::time::SystemTime::from(parsed.timestamp()))
 }
 
 fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
@@ -122,6 +132,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 common_name: args.sealed.my_cn,
                 ttl: args.sealed.key_ttl,
                 renew_period: Some(args.sealed.key_renew_period).filter(|p| !p.is_zero()),
+                cutoff: args.sealed.key_cutoff_time,
             },
             namespaces: args.sealed.namespaces,
             workers: args.workers,

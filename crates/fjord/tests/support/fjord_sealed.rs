@@ -60,6 +60,12 @@ impl SealedController {
         }
     }
 
+    /// Sends the controller a signal, e.g. "USR1".
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
