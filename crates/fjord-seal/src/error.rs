@@ -36,6 +36,15 @@ pub enum Error {
     KeyGeneration(&'static str),
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// A template failed to parse or execute. `reason` names functions, constructs and Go
+    /// types, never values; `unsupported` marks constructs or functions that are refused.
+    #[error("template line {line}, column {column}: {}{reason}", if *unsupported { "unsupported: " } else { "" })]
+    Template {
+        line: usize,
+        column: usize,
+        reason: String,
+        unsupported: bool,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
