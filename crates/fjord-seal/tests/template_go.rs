@@ -15,6 +15,8 @@ const GAPS: &[(&str, &str)] = &[
     ("{{ htpasswd \"u\" \"p\" }}", "htpasswd salts randomly and is refused"),
     ("{{ randAlphaNum 5 | len }}", "random functions are refused"),
     ("{{ now }}", "time functions are refused"),
+    ("{{ define \"x\" }}y{{ end }}", "define, template and block are refused"),
+    ("{{ block \"x\" . }}y{{ end }}", "define, template and block are refused"),
 ];
 
 fn items_of(v: &Value) -> BTreeMap<String, SecretValue> {

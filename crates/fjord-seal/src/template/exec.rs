@@ -84,8 +84,8 @@ impl Exec {
                 self.range(dot, branch)?;
                 self.vars.truncate(mark);
             }
-            Node::Break(_) => return Ok(Flow::Break),
-            Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
         }
         Ok(Flow::Normal)
     }
@@ -331,9 +331,6 @@ impl Exec {
         }
         let mut last = Value::Nil;
         for a in args {
-            if matches!(a, Arg::Nil(_)) {
-                return Err(TplError::at(a.pos(), "cannot assign nil to reflect.Value"));
-            }
             let v = self.eval_arg(dot, Param::Val, a)?;
             if v.truth() == is_or {
                 return Ok(v);
@@ -352,7 +349,7 @@ impl Exec {
         match a {
             Arg::Dot(_) => validate(dot.clone(), p, pos),
             Arg::Nil(_) => match p {
-                Param::Any | Param::AnyMap | Param::Val | Param::List => Ok(Value::Nil),
+                Param::Any | Param::AnyMap | Param::Val => Ok(Value::Nil),
                 _ => Err(TplError::at(pos, format!("cannot assign nil to {}", p.go_type()))),
             },
             Arg::Field(_, fields) => {
@@ -393,10 +390,6 @@ impl Exec {
                     Some(i) => Ok(Value::int(i)),
                     None => Err(TplError::at(pos, "expected integer; found a non-integer number")),
                 },
-                Param::Float => match n.float {
-                    Some(f) => Ok(Value::Float(f)),
-                    None => Err(TplError::at(pos, "expected float; found a number")),
-                },
                 Param::Any | Param::Val => ideal(n, pos),
                 _ => Err(TplError::at(pos, format!("expected {}; found a number", p.go_type()))),
             },
@@ -419,14 +412,12 @@ fn ideal(n: &Number, pos: usize) -> Result<Value, TplError> {
 fn validate(v: Value, p: Param, pos: usize) -> Result<Value, TplError> {
     let ok = match (&v, p) {
         (_, Param::Any | Param::Val) => true,
-        (Value::Nil, Param::AnyMap | Param::List) => true,
+        (Value::Nil, Param::AnyMap) => true,
         (Value::Nil, _) => return Err(TplError::at(pos, format!("invalid value; expected {}", p.go_type()))),
         (Value::Str(_), Param::Str) => true,
         (Value::Int(_, IntKind::Int), Param::Int) => true,
         (Value::Bool(_), Param::Bool) => true,
-        (Value::Float(_), Param::Float) => true,
         (Value::Map(_, Elem::Any), Param::AnyMap) => true,
-        (Value::List(_, Elem::Any), Param::List) => true,
         _ => false,
     };
     if ok {

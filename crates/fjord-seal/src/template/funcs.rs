@@ -7,7 +7,7 @@ use std::rc::Rc;
 use base64::Engine;
 
 use super::text;
-use super::value::{self, runes, sprintf, Elem, IntKind, Value, MAX_OUTPUT};
+use super::value::{self, sprintf, Elem, IntKind, Value, MAX_OUTPUT};
 
 /// Largest list a function may build.
 const MAX_LIST: usize = 1 << 20;
@@ -21,11 +21,8 @@ pub enum Param {
     Str,
     Int,
     Bool,
-    Float,
     /// `map[string]interface{}`.
     AnyMap,
-    /// `[]interface{}`.
-    List,
 }
 
 impl Param {
@@ -36,9 +33,7 @@ impl Param {
             Param::Str => "string",
             Param::Int => "int",
             Param::Bool => "bool",
-            Param::Float => "float64",
             Param::AnyMap => "map[string]interface {}",
-            Param::List => "[]interface {}",
         }
     }
 }
@@ -570,7 +565,8 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         "typeIs" => boolean(bytes(&a[0]) == a[1].type_name().as_bytes()),
         "fail" => Err(msg("fail was called")),
 
-        "regexMatch" | "mustRegexMatch" => {
+        "regexMatch" => boolean(regex(bytes(&a[0])).is_ok_and(|re| re.is_match(bytes(&a[1])))),
+        "mustRegexMatch" => {
             let re = regex(bytes(&a[0]))?;
             boolean(re.is_match(bytes(&a[1])))
         }
@@ -726,13 +722,12 @@ fn index(item: &Value, idx: &[Value]) -> R {
     for i in idx {
         cur = match &cur {
             Value::Nil => return Err(msg("index of untyped nil")),
-            Value::List(l, elem) => {
+            Value::List(l, _) => {
                 let n = index_arg(i, l.len())?;
                 match l.get(n) {
                     Some(v) => v.clone(),
                     None => return Err(msg("index out of range")),
                 }
-                .clone_with(*elem)
             }
             Value::Str(s) => {
                 let n = index_arg(i, s.len())?;
@@ -757,16 +752,6 @@ fn index(item: &Value, idx: &[Value]) -> R {
         };
     }
     Ok(cur)
-}
-
-trait CloneWith {
-    fn clone_with(self, e: Elem) -> Value;
-}
-
-impl CloneWith for Value {
-    fn clone_with(self, _e: Elem) -> Value {
-        self
-    }
 }
 
 fn index_arg(i: &Value, len: usize) -> Result<usize, FnError> {
@@ -871,9 +856,4 @@ fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
         }
         _ => false,
     }
-}
-
-#[allow(dead_code)]
-fn _runes_used(b: &[u8]) -> usize {
-    runes(b).count()
 }

@@ -15,8 +15,8 @@ pub enum Node {
     Range {
         branch: Branch,
     },
-    Break(usize),
-    Continue(usize),
+    Break,
+    Continue,
 }
 
 #[derive(Debug, Clone)]
@@ -571,7 +571,6 @@ struct Parser<'f> {
     k: usize,
     end_pos: usize,
     vars: Vec<String>,
-    range_depth: usize,
     depth: usize,
     is_func: &'f dyn Fn(&str) -> bool,
 }
@@ -641,7 +640,6 @@ impl<'f> State<'f> {
                 k: 0,
                 end_pos: at + len,
                 vars: std::mem::take(&mut self.vars),
-                range_depth: self.range_depth,
                 depth: self.depth,
                 is_func: self.is_func,
             };
@@ -682,7 +680,7 @@ impl<'f> State<'f> {
                                 return Err(TplError::at(pos, format!("{{{{{kw}}}}} outside {{{{range}}}}")));
                             }
                             self.vars = p.vars;
-                            out.push(if kw == "break" { Node::Break(pos) } else { Node::Continue(pos) });
+                            out.push(if kw == "break" { Node::Break } else { Node::Continue });
                             continue;
                         }
                         _ => {
@@ -721,7 +719,6 @@ impl<'f> State<'f> {
             k: tok_k,
             end_pos: at + len,
             vars: std::mem::take(&mut self.vars),
-            range_depth: self.range_depth,
             depth: self.depth,
             is_func: self.is_func,
         };

@@ -19,12 +19,9 @@ pub fn to_upper(c: char) -> char {
     }
 }
 
+/// `unicode.ToLower`; the one character with a longer full mapping (U+0130) maps to `i`.
 pub fn to_lower(c: char) -> char {
-    let mut it = c.to_lowercase();
-    match (it.next(), it.next()) {
-        (Some(u), None) => u,
-        _ => c,
-    }
+    c.to_lowercase().next().unwrap_or(c)
 }
 
 fn to_title(c: char) -> char {
@@ -581,7 +578,8 @@ pub fn pascal_case(s: &[u8]) -> Vec<u8> {
         push_char(&mut out, r0);
     }
     if i >= rs.len() {
-        if got && !is_connector(r0) {
+        // Go writes the last rune again, even when all were connectors.
+        if got {
             push_char(&mut out, r0);
         }
         return out;

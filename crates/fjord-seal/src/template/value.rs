@@ -14,7 +14,6 @@ const MAX_NESTING: usize = 64;
 pub enum IntKind {
     Int,
     Int64,
-    Int32,
     Uint8,
 }
 
@@ -68,7 +67,6 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_, IntKind::Int) => "int",
             Value::Int(_, IntKind::Int64) => "int64",
-            Value::Int(_, IntKind::Int32) => "int32",
             Value::Int(_, IntKind::Uint8) => "uint8",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
@@ -86,7 +84,6 @@ impl Value {
             Value::Bool(_) => "bool",
             Value::Int(_, IntKind::Int) => "int",
             Value::Int(_, IntKind::Int64) => "int64",
-            Value::Int(_, IntKind::Int32) => "int32",
             Value::Int(_, IntKind::Uint8) => "uint8",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
@@ -590,7 +587,7 @@ fn fmt_arg(out: &mut Out, arg: &Value, verb: char, spec: &Spec, depth: usize) ->
                 'f' | 'F' => ('f', false),
                 _ => return bad_verb(out, verb, arg),
             };
-            let prec = if verb == 'v' { None } else if v == 'g' { spec.prec } else { Some(spec.prec.unwrap_or(6)) };
+            let prec = if v == 'g' { spec.prec } else { Some(spec.prec.unwrap_or(6)) };
             let mut s = format_float(*x, v, prec);
             if upper {
                 s = s.to_uppercase();
@@ -702,6 +699,7 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
         }
     };
     match verb {
+        'v' if spec.sharp => pad(out, quote_go(s).as_bytes(), spec, true),
         'v' | 's' => pad(out, &trunc(s), spec, true),
         'q' => {
             let t = trunc(s);
