@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use super::TplError;
 use super::funcs::{self, FnError, Param, Sig};
 use super::parse::{Arg, Branch, Cmd, Node, Number, Pipe};
-use super::value::{sprint_value, Elem, IntKind, Out, Value};
-use super::TplError;
+use super::value::{Elem, IntKind, Out, Value, sprint_value};
 
 /// Evaluation steps allowed per template; bounds nested `range` loops.
 const MAX_STEPS: u64 = 5_000_000;
@@ -36,7 +36,10 @@ impl Exec {
     fn step(&mut self, pos: usize) -> Result<(), TplError> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return Err(TplError::at(pos, "template takes too many steps to execute"));
+            return Err(TplError::at(
+                pos,
+                "template takes too many steps to execute",
+            ));
         }
         Ok(())
     }
@@ -122,7 +125,10 @@ impl Exec {
             }
             Value::Int(n, _) => {
                 if decl.decl.len() > 1 {
-                    return Err(TplError::at(b.pos, "can't use an integer to iterate over more than one variable"));
+                    return Err(TplError::at(
+                        b.pos,
+                        "can't use an integer to iterate over more than one variable",
+                    ));
                 }
                 for i in 0..(*n).max(0) {
                     self.step(b.pos)?;
@@ -132,7 +138,13 @@ impl Exec {
             }
             Value::Nil => None,
             other => {
-                return Err(TplError::at(b.pos, format!("range can't iterate over a value of type {}", other.type_name())));
+                return Err(TplError::at(
+                    b.pos,
+                    format!(
+                        "range can't iterate over a value of type {}",
+                        other.type_name()
+                    ),
+                ));
             }
         };
         if items.is_empty() {
@@ -148,12 +160,19 @@ impl Exec {
                     Value::Int(i, _) => l.get(*i as usize).cloned().unwrap_or(Value::Nil),
                     _ => Value::Nil,
                 },
-                (_, Some(k)) => map.as_ref().and_then(|m| m.borrow().get(k).cloned()).unwrap_or(Value::Nil),
+                (_, Some(k)) => map
+                    .as_ref()
+                    .and_then(|m| m.borrow().get(k).cloned())
+                    .unwrap_or(Value::Nil),
                 _ => index.clone(),
             };
             if !decl.decl.is_empty() {
                 if decl.is_assign {
-                    let first = if decl.decl.len() > 1 { index.clone() } else { elem.clone() };
+                    let first = if decl.decl.len() > 1 {
+                        index.clone()
+                    } else {
+                        elem.clone()
+                    };
                     self.set_var(&decl.decl[0], first, b.pos)?;
                 } else {
                     self.set_top(1, elem.clone());
@@ -244,7 +263,10 @@ impl Exec {
                 let v = self.var(name, *pos)?;
                 if fields.is_empty() {
                     if has_args {
-                        return Err(TplError::at(*pos, format!("can't give argument to non-function {name}")));
+                        return Err(TplError::at(
+                            *pos,
+                            format!("can't give argument to non-function {name}"),
+                        ));
                     }
                     return Ok(v);
                 }
@@ -253,7 +275,10 @@ impl Exec {
             Arg::Nil(pos) => Err(TplError::at(*pos, "nil is not a command")),
             other => {
                 if has_args {
-                    return Err(TplError::at(other.pos(), "can't give argument to non-function"));
+                    return Err(TplError::at(
+                        other.pos(),
+                        "can't give argument to non-function",
+                    ));
                 }
                 self.eval_arg(dot, Param::Any, other)
             }
@@ -269,38 +294,64 @@ impl Exec {
         Ok(v)
     }
 
-    fn field_chain(&mut self, mut recv: Value, fields: &[String], pos: usize, has_args: bool) -> Result<Value, TplError> {
+    fn field_chain(
+        &mut self,
+        mut recv: Value,
+        fields: &[String],
+        pos: usize,
+        has_args: bool,
+    ) -> Result<Value, TplError> {
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
             recv = match &recv {
                 Value::Nil => return Ok(Value::Nil),
                 Value::Map(m, _) => {
                     if last && has_args {
-                        return Err(TplError::at(pos, format!("{f} is not a method but has arguments")));
+                        return Err(TplError::at(
+                            pos,
+                            format!("{f} is not a method but has arguments"),
+                        ));
                     }
                     m.borrow().get(f.as_bytes()).cloned().unwrap_or(Value::Nil)
                 }
                 other => {
-                    return Err(TplError::at(pos, format!("can't evaluate field {f} in type {}", other.type_name())));
+                    return Err(TplError::at(
+                        pos,
+                        format!("can't evaluate field {f} in type {}", other.type_name()),
+                    ));
                 }
             };
         }
         Ok(recv)
     }
 
-    fn call(&mut self, dot: &Value, name: &str, pos: usize, args: &[Arg], fin: Option<Value>) -> Result<Value, TplError> {
+    fn call(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        pos: usize,
+        args: &[Arg],
+        fin: Option<Value>,
+    ) -> Result<Value, TplError> {
         if name == "and" || name == "or" {
             return self.and_or(dot, name == "or", pos, args, fin);
         }
-        let sig: Sig = funcs::signature(name).ok_or_else(|| TplError::at(pos, format!("function {name:?} not defined")))?;
+        let sig: Sig = funcs::signature(name)
+            .ok_or_else(|| TplError::at(pos, format!("function {name:?} not defined")))?;
         let n = args.len() + usize::from(fin.is_some());
         let fixed = sig.params.len();
         if sig.variadic.is_some() {
             if n < fixed {
-                return Err(TplError::at(pos, format!("wrong number of args for {name}: want at least {fixed} got {n}")));
+                return Err(TplError::at(
+                    pos,
+                    format!("wrong number of args for {name}: want at least {fixed} got {n}"),
+                ));
             }
         } else if n != fixed {
-            return Err(TplError::at(pos, format!("wrong number of args for {name}: want {fixed} got {n}")));
+            return Err(TplError::at(
+                pos,
+                format!("wrong number of args for {name}: want {fixed} got {n}"),
+            ));
         }
         let param_at = |i: usize| -> Param {
             if i < fixed {
@@ -323,11 +374,21 @@ impl Exec {
         })
     }
 
-    fn and_or(&mut self, dot: &Value, is_or: bool, pos: usize, args: &[Arg], fin: Option<Value>) -> Result<Value, TplError> {
+    fn and_or(
+        &mut self,
+        dot: &Value,
+        is_or: bool,
+        pos: usize,
+        args: &[Arg],
+        fin: Option<Value>,
+    ) -> Result<Value, TplError> {
         let n = args.len() + usize::from(fin.is_some());
         if n < 1 {
             let name = if is_or { "or" } else { "and" };
-            return Err(TplError::at(pos, format!("wrong number of args for {name}: want at least 1 got 0")));
+            return Err(TplError::at(
+                pos,
+                format!("wrong number of args for {name}: want at least 1 got 0"),
+            ));
         }
         let mut last = Value::Nil;
         for a in args {
@@ -350,7 +411,10 @@ impl Exec {
             Arg::Dot(_) => validate(dot.clone(), p, pos),
             Arg::Nil(_) => match p {
                 Param::Any | Param::AnyMap | Param::Val => Ok(Value::Nil),
-                _ => Err(TplError::at(pos, format!("cannot assign nil to {}", p.go_type()))),
+                _ => Err(TplError::at(
+                    pos,
+                    format!("cannot assign nil to {}", p.go_type()),
+                )),
             },
             Arg::Field(_, fields) => {
                 let v = self.field_chain(dot.clone(), fields, pos, false)?;
@@ -358,7 +422,11 @@ impl Exec {
             }
             Arg::Var(_, name, fields) => {
                 let v = self.var(name, pos)?;
-                let v = if fields.is_empty() { v } else { self.field_chain(v, fields, pos, false)? };
+                let v = if fields.is_empty() {
+                    v
+                } else {
+                    self.field_chain(v, fields, pos, false)?
+                };
                 validate(v, p, pos)
             }
             Arg::Chain(_, inner, fields) => {
@@ -379,19 +447,31 @@ impl Exec {
             }
             Arg::Bool(_, b) => match p {
                 Param::Bool | Param::Any | Param::Val => Ok(Value::Bool(*b)),
-                _ => Err(TplError::at(pos, format!("expected {}; found {b}", p.go_type()))),
+                _ => Err(TplError::at(
+                    pos,
+                    format!("expected {}; found {b}", p.go_type()),
+                )),
             },
             Arg::Str(_, s) => match p {
-                Param::Str | Param::Any | Param::Val => Ok(Value::str(s.as_bytes())),
-                _ => Err(TplError::at(pos, format!("expected {}; found quoted string", p.go_type()))),
+                Param::Str | Param::Any | Param::Val => Ok(Value::str(s)),
+                _ => Err(TplError::at(
+                    pos,
+                    format!("expected {}; found quoted string", p.go_type()),
+                )),
             },
             Arg::Number(_, n) => match p {
                 Param::Int => match n.int {
                     Some(i) => Ok(Value::int(i)),
-                    None => Err(TplError::at(pos, "expected integer; found a non-integer number")),
+                    None => Err(TplError::at(
+                        pos,
+                        "expected integer; found a non-integer number",
+                    )),
                 },
                 Param::Any | Param::Val => ideal(n, pos),
-                _ => Err(TplError::at(pos, format!("expected {}; found a number", p.go_type()))),
+                _ => Err(TplError::at(
+                    pos,
+                    format!("expected {}; found a number", p.go_type()),
+                )),
             },
         }
     }
@@ -413,7 +493,12 @@ fn validate(v: Value, p: Param, pos: usize) -> Result<Value, TplError> {
     let ok = match (&v, p) {
         (_, Param::Any | Param::Val) => true,
         (Value::Nil, Param::AnyMap) => true,
-        (Value::Nil, _) => return Err(TplError::at(pos, format!("invalid value; expected {}", p.go_type()))),
+        (Value::Nil, _) => {
+            return Err(TplError::at(
+                pos,
+                format!("invalid value; expected {}", p.go_type()),
+            ));
+        }
         (Value::Str(_), Param::Str) => true,
         (Value::Int(_, IntKind::Int), Param::Int) => true,
         (Value::Bool(_), Param::Bool) => true,
@@ -423,12 +508,22 @@ fn validate(v: Value, p: Param, pos: usize) -> Result<Value, TplError> {
     if ok {
         Ok(v)
     } else {
-        Err(TplError::at(pos, format!("wrong type for value; expected {}; got {}", p.go_type(), v.type_name())))
+        Err(TplError::at(
+            pos,
+            format!(
+                "wrong type for value; expected {}; got {}",
+                p.go_type(),
+                v.type_name()
+            ),
+        ))
     }
 }
 
 /// The template's dot: items as Go strings.
 pub fn data_value(items: &BTreeMap<String, Vec<u8>>) -> Value {
-    let m = items.iter().map(|(k, v)| (k.as_bytes().to_vec(), Value::str(v))).collect();
+    let m = items
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), Value::str(v)))
+        .collect();
     Value::map(m, Elem::Str)
 }

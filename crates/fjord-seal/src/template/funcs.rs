@@ -7,7 +7,7 @@ use std::rc::Rc;
 use base64::Engine;
 
 use super::text;
-use super::value::{self, sprintf, Elem, IntKind, Value, MAX_OUTPUT};
+use super::value::{self, Elem, IntKind, MAX_OUTPUT, Value, sprintf};
 
 /// Largest list a function may build.
 const MAX_LIST: usize = 1 << 20;
@@ -59,28 +59,105 @@ fn msg(m: impl Into<String>) -> FnError {
 use Param::{Any, AnyMap, Bool, Int, Str, Val};
 
 const fn s(params: &'static [Param]) -> Sig {
-    Sig { params, variadic: None }
+    Sig {
+        params,
+        variadic: None,
+    }
 }
 
 const fn v(params: &'static [Param], rest: Param) -> Sig {
-    Sig { params, variadic: Some(rest) }
+    Sig {
+        params,
+        variadic: Some(rest),
+    }
 }
 
 /// Sprig functions that exist but are refused: random, time-dependent, cryptographic key or
 /// network material, and the rest not implemented.
 const REFUSED: &[&str] = &[
-    "ago", "bcrypt", "buildCustomCert", "date", "dateInZone", "dateModify", "date_in_zone",
-    "date_modify", "decryptAES", "derivePassword", "duration", "durationRound", "encryptAES",
-    "genCA", "genCAWithKey", "genPrivateKey", "genSelfSignedCert", "genSelfSignedCertWithKey",
-    "genSignedCert", "genSignedCertWithKey", "htmlDate", "htmlDateInZone", "htpasswd",
-    "mustDateModify", "mustToDate", "must_date_modify", "now", "randAlpha", "randAlphaNum",
-    "randAscii", "randBytes", "randInt", "randNumeric", "shuffle", "toDate", "unixEpoch",
-    "uuidv4", "semver", "semverCompare", "urlParse", "urlJoin", "toDecimal", "call",
-    "addf", "add1f", "subf", "mulf", "divf", "maxf", "minf", "ceil", "floor", "round",
-    "chunk", "mustChunk", "deepCopy", "mustDeepCopy", "deepEqual", "dig", "merge",
-    "mergeOverwrite", "mustMerge", "mustMergeOverwrite", "pick", "omit", "pluck", "hello",
-    "base", "dir", "ext", "clean", "isAbs", "osBase", "osClean", "osDir", "osExt", "osIsAbs",
-    "typeIsLike", "untilStep", "seq", "all", "any", "biggest",
+    "ago",
+    "bcrypt",
+    "buildCustomCert",
+    "date",
+    "dateInZone",
+    "dateModify",
+    "date_in_zone",
+    "date_modify",
+    "decryptAES",
+    "derivePassword",
+    "duration",
+    "durationRound",
+    "encryptAES",
+    "genCA",
+    "genCAWithKey",
+    "genPrivateKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "htmlDate",
+    "htmlDateInZone",
+    "htpasswd",
+    "mustDateModify",
+    "mustToDate",
+    "must_date_modify",
+    "now",
+    "randAlpha",
+    "randAlphaNum",
+    "randAscii",
+    "randBytes",
+    "randInt",
+    "randNumeric",
+    "shuffle",
+    "toDate",
+    "unixEpoch",
+    "uuidv4",
+    "semver",
+    "semverCompare",
+    "urlParse",
+    "urlJoin",
+    "toDecimal",
+    "call",
+    "addf",
+    "add1f",
+    "subf",
+    "mulf",
+    "divf",
+    "maxf",
+    "minf",
+    "ceil",
+    "floor",
+    "round",
+    "chunk",
+    "mustChunk",
+    "deepCopy",
+    "mustDeepCopy",
+    "deepEqual",
+    "dig",
+    "merge",
+    "mergeOverwrite",
+    "mustMerge",
+    "mustMergeOverwrite",
+    "pick",
+    "omit",
+    "pluck",
+    "hello",
+    "base",
+    "dir",
+    "ext",
+    "clean",
+    "isAbs",
+    "osBase",
+    "osClean",
+    "osDir",
+    "osExt",
+    "osIsAbs",
+    "typeIsLike",
+    "untilStep",
+    "seq",
+    "all",
+    "any",
+    "biggest",
 ];
 
 pub fn signature(name: &str) -> Option<Sig> {
@@ -102,13 +179,20 @@ pub fn signature(name: &str) -> Option<Sig> {
         | "mustRegexFind" => s(&[Str, Str]),
         "repeat" | "trunc" | "abbrev" | "indent" | "nindent" | "wrap" => s(&[Int, Str]),
         "substr" | "abbrevboth" => s(&[Int, Int, Str]),
-        "replace" | "regexReplaceAll" | "mustRegexReplaceAll" | "regexReplaceAllLiteral"
+        "replace"
+        | "regexReplaceAll"
+        | "mustRegexReplaceAll"
+        | "regexReplaceAllLiteral"
         | "mustRegexReplaceAllLiteral" => s(&[Str, Str, Str]),
-        "regexFindAll" | "mustRegexFindAll" | "regexSplit" | "mustRegexSplit" => s(&[Str, Str, Int]),
+        "regexFindAll" | "mustRegexFindAll" | "regexSplit" | "mustRegexSplit" => {
+            s(&[Str, Str, Int])
+        }
         "plural" => s(&[Str, Str, Int]),
         "wrapWith" => s(&[Int, Str, Str]),
         "splitn" => s(&[Str, Int, Str]),
-        "quote" | "squote" | "cat" | "list" | "tuple" | "dict" | "coalesce" | "concat" => v(&[], Any),
+        "quote" | "squote" | "cat" | "list" | "tuple" | "dict" | "coalesce" | "concat" => {
+            v(&[], Any)
+        }
         "join" => s(&[Str, Any]),
         "default" => v(&[Any], Any),
         "empty" | "toJson" | "toPrettyJson" | "toRawJson" | "mustToJson" | "mustToPrettyJson"
@@ -334,11 +418,24 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             let (old, new, src) = (bytes(&a[0]), bytes(&a[1]), bytes(&a[2]));
             string(text::replace(src, old, new)?)
         }
-        "plural" => Ok(if int(&a[2]) == 1 { a[0].clone() } else { a[1].clone() }),
+        "plural" => Ok(if int(&a[2]) == 1 {
+            a[0].clone()
+        } else {
+            a[1].clone()
+        }),
         "wrap" => string(text::wrap_custom(bytes(&a[1]), int(&a[0]), b"", false)?),
-        "wrapWith" => string(text::wrap_custom(bytes(&a[2]), int(&a[0]), bytes(&a[1]), true)?),
+        "wrapWith" => string(text::wrap_custom(
+            bytes(&a[2]),
+            int(&a[0]),
+            bytes(&a[1]),
+            true,
+        )?),
 
-        "b64enc" => string(base64::engine::general_purpose::STANDARD.encode(bytes(&a[0])).into_bytes()),
+        "b64enc" => string(
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes(&a[0]))
+                .into_bytes(),
+        ),
         "b64dec" => string(match text::b64_decode(bytes(&a[0])) {
             Ok(b) => b,
             Err(e) => e.into_bytes(),
@@ -371,10 +468,16 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         }
         "empty" => boolean(empty(&a[0])),
         "coalesce" => Ok(a.iter().find(|x| !empty(x)).cloned().unwrap_or(Value::Nil)),
-        "ternary" => Ok(if a[2].truth() { a[0].clone() } else { a[1].clone() }),
+        "ternary" => Ok(if a[2].truth() {
+            a[0].clone()
+        } else {
+            a[1].clone()
+        }),
         "toJson" | "mustToJson" => json_out(name, super::json::encode(&a[0], true, None)),
         "toRawJson" | "mustToRawJson" => json_out(name, super::json::encode(&a[0], false, None)),
-        "toPrettyJson" | "mustToPrettyJson" => json_out(name, super::json::encode(&a[0], true, Some("  "))),
+        "toPrettyJson" | "mustToPrettyJson" => {
+            json_out(name, super::json::encode(&a[0], true, Some("  ")))
+        }
         "fromJson" => Ok(super::json::decode(bytes(&a[0])).unwrap_or(Value::Nil)),
         "mustFromJson" => super::json::decode(bytes(&a[0])).ok_or_else(|| msg("invalid JSON")),
 
@@ -415,7 +518,9 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             Ok(Value::str_list(out))
         }
         "values" => Ok(Value::list(
-            map_of(&a[0]).map(|m| m.borrow().values().cloned().collect()).unwrap_or_default(),
+            map_of(&a[0])
+                .map(|m| m.borrow().values().cloned().collect())
+                .unwrap_or_default(),
         )),
         "join" => {
             let parts = strslice(&a[1])?;
@@ -443,17 +548,36 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         "toString" => string(strval(&a[0])?),
         "toStrings" => Ok(Value::str_list(strslice(&a[0])?)),
         "first" | "mustFirst" | "last" | "mustLast" => {
-            let l = list_of(&a[0], if name.contains("irst") { "first" } else { "last" })?;
-            let v = if name.contains("irst") { l.first() } else { l.last() };
+            let l = list_of(
+                &a[0],
+                if name.contains("irst") {
+                    "first"
+                } else {
+                    "last"
+                },
+            )?;
+            let v = if name.contains("irst") {
+                l.first()
+            } else {
+                l.last()
+            };
             Ok(v.cloned().unwrap_or(Value::Nil))
         }
         "rest" | "mustRest" | "initial" | "mustInitial" => {
-            let what = if name.contains("est") { "rest" } else { "initial" };
+            let what = if name.contains("est") {
+                "rest"
+            } else {
+                "initial"
+            };
             let l = list_of(&a[0], what)?;
             if l.is_empty() {
-                return Ok(Value::Nil);
+                return list(Vec::new());
             }
-            let r = if what == "rest" { &l[1..] } else { &l[..l.len() - 1] };
+            let r = if what == "rest" {
+                &l[1..]
+            } else {
+                &l[..l.len() - 1]
+            };
             list(r.to_vec())
         }
         "reverse" | "mustReverse" => {
@@ -475,8 +599,12 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             for x in &a {
                 match x {
                     Value::List(items, _) => l.extend(items.iter().cloned()),
-                    Value::Nil => {}
-                    o => return Err(msg(format!("concat: cannot concatenate a {}", o.type_name()))),
+                    Value::Nil => {
+                        return Err(msg(
+                            "runtime error: invalid memory address or nil pointer dereference",
+                        ));
+                    }
+                    o => return Err(msg(format!("Cannot concat type {} as list", o.kind_name()))),
                 }
                 check_list(l.len())?;
             }
@@ -498,7 +626,12 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         }
         "without" | "mustWithout" => {
             let l = list_of(&a[0], "without")?;
-            list(l.iter().filter(|x| !a[1..].iter().any(|y| deep_equal(x, y, 0))).cloned().collect())
+            list(
+                l.iter()
+                    .filter(|x| !a[1..].iter().any(|y| deep_equal(x, y, 0)))
+                    .cloned()
+                    .collect(),
+            )
         }
         "has" | "mustHas" => match &a[1] {
             Value::Nil => boolean(false),
@@ -531,34 +664,64 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             if start < 0 || end < start || end as usize > l.len() {
                 return Err(msg("reflect: slice index out of bounds"));
             }
-            let elem = if let Value::List(_, e) = &a[0] { *e } else { Elem::Any };
-            Ok(Value::List(Rc::new(l[start as usize..end as usize].to_vec()), elem))
+            let elem = if let Value::List(_, e) = &a[0] {
+                *e
+            } else {
+                Elem::Any
+            };
+            Ok(Value::List(
+                Rc::new(l[start as usize..end as usize].to_vec()),
+                elem,
+            ))
         }
         "until" => {
             let n = int(&a[0]);
             check_list(n.unsigned_abs() as usize)?;
-            let l: Vec<Value> = if n >= 0 { (0..n).map(Value::int).collect() } else { (n + 1..=0).rev().map(Value::int).collect() };
+            let l: Vec<Value> = if n >= 0 {
+                (0..n).map(Value::int).collect()
+            } else {
+                (n + 1..=0).rev().map(Value::int).collect()
+            };
             Ok(Value::List(Rc::new(l), Elem::Int))
         }
 
-        "atoi" => Ok(Value::int(text::atoi(bytes(&a[0])).unwrap_or(0))),
+        "atoi" => Ok(Value::int(text::atoi(bytes(&a[0])))),
         "int" => Ok(Value::int(to_int64(&a[0]))),
         "int64" => Ok(Value::Int(to_int64(&a[0]), IntKind::Int64)),
         "float64" => Ok(Value::Float(to_float64(&a[0]))),
-        "add" => Ok(Value::Int(a.iter().fold(0i64, |s, x| s.wrapping_add(to_int64(x))), IntKind::Int64)),
+        "add" => Ok(Value::Int(
+            a.iter().fold(0i64, |s, x| s.wrapping_add(to_int64(x))),
+            IntKind::Int64,
+        )),
         "add1" => Ok(Value::Int(to_int64(&a[0]).wrapping_add(1), IntKind::Int64)),
-        "sub" => Ok(Value::Int(to_int64(&a[0]).wrapping_sub(to_int64(&a[1])), IntKind::Int64)),
-        "mul" => Ok(Value::Int(a.iter().fold(1i64, |s, x| s.wrapping_mul(to_int64(x))), IntKind::Int64)),
+        "sub" => Ok(Value::Int(
+            to_int64(&a[0]).wrapping_sub(to_int64(&a[1])),
+            IntKind::Int64,
+        )),
+        "mul" => Ok(Value::Int(
+            a.iter().fold(1i64, |s, x| s.wrapping_mul(to_int64(x))),
+            IntKind::Int64,
+        )),
         "div" | "mod" => {
             let (x, y) = (to_int64(&a[0]), to_int64(&a[1]));
             if y == 0 {
                 return Err(msg("runtime error: integer divide by zero"));
             }
-            let r = if name == "div" { x.wrapping_div(y) } else { x.wrapping_rem(y) };
+            let r = if name == "div" {
+                x.wrapping_div(y)
+            } else {
+                x.wrapping_rem(y)
+            };
             Ok(Value::Int(r, IntKind::Int64))
         }
-        "max" => Ok(Value::Int(a.iter().map(to_int64).max().unwrap_or(0), IntKind::Int64)),
-        "min" => Ok(Value::Int(a.iter().map(to_int64).min().unwrap_or(0), IntKind::Int64)),
+        "max" => Ok(Value::Int(
+            a.iter().map(to_int64).max().unwrap_or(0),
+            IntKind::Int64,
+        )),
+        "min" => Ok(Value::Int(
+            a.iter().map(to_int64).min().unwrap_or(0),
+            IntKind::Int64,
+        )),
         "kindOf" => string(a[0].kind_name().as_bytes().to_vec()),
         "typeOf" => string(a[0].type_name().as_bytes().to_vec()),
         "kindIs" => boolean(bytes(&a[0]) == a[1].kind_name().as_bytes()),
@@ -572,7 +735,11 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         }
         "regexFind" | "mustRegexFind" => {
             let re = regex(bytes(&a[0]))?;
-            string(re.find(bytes(&a[1])).map(|m| m.as_bytes().to_vec()).unwrap_or_default())
+            string(
+                re.find(bytes(&a[1]))
+                    .map(|m| m.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            )
         }
         "regexFindAll" | "mustRegexFindAll" => {
             let re = regex(bytes(&a[0]))?;
@@ -582,7 +749,9 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             if all.is_empty() {
                 return Ok(Value::List(Rc::new(Vec::new()), Elem::Str));
             }
-            Ok(Value::str_list(all.into_iter().map(|(b, e)| s[b..e].to_vec()).collect()))
+            Ok(Value::str_list(
+                all.into_iter().map(|(b, e)| s[b..e].to_vec()).collect(),
+            ))
         }
         "regexReplaceAll" | "mustRegexReplaceAll" => {
             let re = regex(bytes(&a[0]))?;
@@ -664,7 +833,11 @@ pub fn strval(v: &Value) -> Result<Vec<u8>, FnError> {
 /// Sprig's `strslice`.
 fn strslice(v: &Value) -> Result<Vec<Vec<u8>>, FnError> {
     match v {
-        Value::List(l, _) => l.iter().filter(|x| !matches!(x, Value::Nil)).map(strval).collect(),
+        Value::List(l, _) => l
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(strval)
+            .collect(),
         Value::Nil => Ok(Vec::new()),
         o => Ok(vec![strval(o)?]),
     }
@@ -674,6 +847,12 @@ fn strslice(v: &Value) -> Result<Vec<Vec<u8>>, FnError> {
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i, _) => *i,
+        // amd64's conversion yields the minimum integer for values out of range.
+        Value::Float(f)
+            if f.is_nan() || *f >= 9.223_372_036_854_776e18 || *f < -9.223_372_036_854_776e18 =>
+        {
+            i64::MIN
+        }
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
         Value::Str(s) => text::parse_int_base0(&text::trim_zero_decimal(s)).unwrap_or(0),
@@ -714,7 +893,17 @@ fn eval_args(a: &[Value]) -> Result<Vec<u8>, FnError> {
     if let [Value::Str(s)] = a {
         return Ok(s.to_vec());
     }
-    sprint(a, false)
+    let a: Vec<Value> = a
+        .iter()
+        .map(|v| {
+            if matches!(v, Value::Nil) {
+                Value::str("<no value>")
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    sprint(&a, false)
 }
 
 fn index(item: &Value, idx: &[Value]) -> R {
@@ -740,7 +929,12 @@ fn index(item: &Value, idx: &[Value]) -> R {
                 let key = match i {
                     Value::Str(k) => k,
                     Value::Nil => return Err(msg("value is nil; should be of type string")),
-                    o => return Err(msg(format!("value has type {}; should be string", o.type_name()))),
+                    o => {
+                        return Err(msg(format!(
+                            "value has type {}; should be string",
+                            o.type_name()
+                        )));
+                    }
                 };
                 match m.borrow().get(&key[..]) {
                     Some(v) => v.clone(),
@@ -764,7 +958,10 @@ fn index_arg(i: &Value, len: usize) -> Result<usize, FnError> {
             }
         }
         Value::Nil => Err(msg("cannot index slice/array with nil")),
-        o => Err(msg(format!("cannot index slice/array with type {}", o.type_name()))),
+        o => Err(msg(format!(
+            "cannot index slice/array with type {}",
+            o.type_name()
+        ))),
     }
 }
 
@@ -794,7 +991,10 @@ fn basic_kind(v: &Value) -> Kind {
 fn compare_eq(a: &Value, b: &Value) -> Result<bool, FnError> {
     let (ka, kb) = (basic_kind(a), basic_kind(b));
     if ka != kb {
-        if matches!((&ka, &kb), (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int)) {
+        if matches!(
+            (&ka, &kb),
+            (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int)
+        ) {
             return Ok(int(a) == int(b));
         }
         if ka != Kind::Invalid && kb != Kind::Invalid {
@@ -814,11 +1014,16 @@ fn compare_eq(a: &Value, b: &Value) -> Result<bool, FnError> {
 
 fn compare_lt(a: &Value, b: &Value) -> Result<bool, FnError> {
     let (ka, kb) = (basic_kind(a), basic_kind(b));
-    if matches!(ka, Kind::Invalid | Kind::Bool | Kind::Other) || matches!(kb, Kind::Invalid | Kind::Bool | Kind::Other) {
+    if matches!(ka, Kind::Invalid | Kind::Bool | Kind::Other)
+        || matches!(kb, Kind::Invalid | Kind::Bool | Kind::Other)
+    {
         return Err(msg("invalid type for comparison"));
     }
     if ka != kb {
-        if matches!((&ka, &kb), (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int)) {
+        if matches!(
+            (&ka, &kb),
+            (Kind::Int, Kind::Uint) | (Kind::Uint, Kind::Int)
+        ) {
             return Ok(int(a) < int(b));
         }
         return Err(msg("incompatible types for comparison"));
@@ -843,7 +1048,11 @@ fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(x, e1), Value::List(y, e2)) => {
-            e1 == e2 && x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q, depth + 1))
+            e1 == e2
+                && x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| deep_equal(p, q, depth + 1))
         }
         (Value::Map(x, e1), Value::Map(y, e2)) => {
             if std::rc::Rc::ptr_eq(x, y) {
@@ -852,7 +1061,8 @@ fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
             let (x, y) = (x.borrow(), y.borrow());
             e1 == e2
                 && x.len() == y.len()
-                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w, depth + 1)))
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w, depth + 1)))
         }
         _ => false,
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::value::{format_float, runes, Elem, Value, MAX_OUTPUT};
+use super::value::{Elem, MAX_OUTPUT, Value, format_float, runes};
 
 const MAX_DEPTH: usize = 64;
 
@@ -103,9 +103,15 @@ fn string(out: &mut Vec<u8>, s: &[u8], html: bool) {
             '\t' => out.extend_from_slice(b"\\t"),
             '\x08' => out.extend_from_slice(b"\\b"),
             '\x0c' => out.extend_from_slice(b"\\f"),
-            '<' | '>' | '&' if html => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-            '\u{2028}' | '\u{2029}' => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            '<' | '>' | '&' if html => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
+            '\u{2028}' | '\u{2029}' => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+            }
             _ => out.extend_from_slice(raw),
         }
     }
@@ -126,7 +132,10 @@ fn convert(v: serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::str(s.as_bytes()),
         serde_json::Value::Array(a) => Value::list(a.into_iter().map(convert).collect()),
         serde_json::Value::Object(o) => {
-            let m: BTreeMap<Vec<u8>, Value> = o.into_iter().map(|(k, v)| (k.into_bytes(), convert(v))).collect();
+            let m: BTreeMap<Vec<u8>, Value> = o
+                .into_iter()
+                .map(|(k, v)| (k.into_bytes(), convert(v)))
+                .collect();
             Value::map(m, Elem::Any)
         }
     }

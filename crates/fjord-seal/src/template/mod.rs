@@ -33,19 +33,35 @@ pub(crate) struct TplError {
 
 impl TplError {
     pub(crate) fn at(pos: usize, msg: impl Into<String>) -> Self {
-        TplError { pos: Some(pos), msg: msg.into(), unsupported: false }
+        TplError {
+            pos: Some(pos),
+            msg: msg.into(),
+            unsupported: false,
+        }
     }
 
     pub(crate) fn unsupported(pos: usize, msg: impl Into<String>) -> Self {
-        TplError { pos: Some(pos), msg: msg.into(), unsupported: true }
+        TplError {
+            pos: Some(pos),
+            msg: msg.into(),
+            unsupported: true,
+        }
     }
 
     pub(crate) fn limit() -> Self {
-        TplError { pos: None, msg: "template output exceeds the size limit".into(), unsupported: false }
+        TplError {
+            pos: None,
+            msg: "template output exceeds the size limit".into(),
+            unsupported: false,
+        }
     }
 
     pub(crate) fn nested() -> Self {
-        TplError { pos: None, msg: "value nested too deeply to print".into(), unsupported: false }
+        TplError {
+            pos: None,
+            msg: "value nested too deeply to print".into(),
+            unsupported: false,
+        }
     }
 
     pub(crate) fn with_pos(mut self, pos: usize) -> Self {
@@ -59,20 +75,31 @@ impl TplError {
                 let p = p.min(src.len());
                 let before = &src.as_bytes()[..p];
                 let line = 1 + before.iter().filter(|b| **b == b'\n').count();
-                let col = p - before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) + 1;
+                let col = p - before
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1)
+                    + 1;
                 (line, col)
             }
             None => (0, 0),
         };
-        Error::Template { line, column, reason: self.msg, unsupported: self.unsupported }
+        Error::Template {
+            line,
+            column,
+            reason: self.msg,
+            unsupported: self.unsupported,
+        }
     }
 }
 
 /// Renders one template over the items; the result replaces the item of the same name.
 pub fn render(template: &str, items: &BTreeMap<String, SecretValue>) -> Result<Vec<u8>> {
     let nodes = parse::parse(template, &funcs::exists).map_err(|e| e.into_error(template))?;
-    let data: BTreeMap<String, Vec<u8>> =
-        items.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    let data: BTreeMap<String, Vec<u8>> = items
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
     let dot = exec::data_value(&data);
     exec::execute(&nodes, dot).map_err(|e| e.into_error(template))
 }

@@ -12,9 +12,7 @@ pub enum Node {
     Action(Pipe),
     If(Branch),
     With(Branch),
-    Range {
-        branch: Branch,
-    },
+    Range { branch: Branch },
     Break,
     Continue,
 }
@@ -47,7 +45,7 @@ pub enum Arg {
     Nil(usize),
     Bool(usize, bool),
     Number(usize, Number),
-    Str(usize, String),
+    Str(usize, Vec<u8>),
     /// `.a.b` on dot.
     Field(usize, Vec<String>),
     /// `$x.a.b`.
@@ -92,7 +90,7 @@ enum Tok {
     Field(String),
     Var(String),
     Dot,
-    Str(String),
+    Str(Vec<u8>),
     Char(i64),
     Num(String),
     LParen,
@@ -174,7 +172,7 @@ impl<'a> Lexer<'a> {
                     .find('`')
                     .ok_or_else(|| self.err(start, "unterminated raw quoted string"))?;
                 self.i += end + 2;
-                Tok::Str(rest[..end].to_string())
+                Tok::Str(rest.as_bytes()[..end].to_vec())
             } else if c == '\'' {
                 self.char_const()?
             } else if c == '$' {
@@ -279,11 +277,8 @@ impl<'a> Lexer<'a> {
         let mut it = rest.char_indices();
         while let Some((k, c)) = it.next() {
             match c {
-                '\\' => {
-                    if it.next().is_none() {
-                        break;
-                    }
-                }
+                '\\' if it.next().is_none() => break,
+                '\\' => {}
                 '\n' => break,
                 '"' => {
                     end = Some(k);
@@ -294,7 +289,8 @@ impl<'a> Lexer<'a> {
         }
         let end = end.ok_or_else(|| self.err(start, "unterminated quoted string"))?;
         self.i += end + 2;
-        let s = unquote(&rest[..end], '"').ok_or_else(|| self.err(start, "invalid syntax in quoted string"))?;
+        let s = unquote(&rest[..end], '"')
+            .ok_or_else(|| self.err(start, "invalid syntax in quoted string"))?;
         Ok(Tok::Str(s))
     }
 
@@ -305,11 +301,8 @@ impl<'a> Lexer<'a> {
         let mut it = rest.char_indices();
         while let Some((k, c)) = it.next() {
             match c {
-                '\\' => {
-                    if it.next().is_none() {
-                        break;
-                    }
-                }
+                '\\' if it.next().is_none() => break,
+                '\\' => {}
                 '\n' => break,
                 '\'' => {
                     end = Some(k);
@@ -320,7 +313,13 @@ impl<'a> Lexer<'a> {
         }
         let end = end.ok_or_else(|| self.err(start, "unterminated character constant"))?;
         self.i += end + 2;
-        let s = unquote(&rest[..end], '\'').ok_or_else(|| self.err(start, "malformed character constant"))?;
+        let s = unquote(&rest[..end], '\'')
+            .ok_or_else(|| self.err(start, "malformed character constant"))?;
+        if let [b] = s[..] {
+            return Ok(Tok::Char(i64::from(b)));
+        }
+        let s =
+            String::from_utf8(s).map_err(|_| self.err(start, "malformed character constant"))?;
         let mut cs = s.chars();
         match (cs.next(), cs.next()) {
             (Some(c), None) => Ok(Tok::Char(c as i64)),
@@ -329,9 +328,9 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// Go's escape sequences inside an interpreted string or character literal. Byte escapes that
-/// do not form UTF-8 are refused, since template text is UTF-8 here.
-fn unquote(s: &str, quote: char) -> Option<String> {
+/// Go's escape sequences inside an interpreted string or character literal; byte escapes may
+/// produce strings that are not UTF-8, as in Go.
+fn unquote(s: &str, quote: char) -> Option<Vec<u8>> {
     let mut out: Vec<u8> = Vec::new();
     let mut it = s.chars();
     while let Some(c) = it.next() {
@@ -384,7 +383,28 @@ fn unquote(s: &str, quote: char) -> Option<String> {
             out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
+}
+
+/// A hexadecimal float mantissa and binary exponent, without the `0x` prefix.
+fn hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = s.split_once('p')?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let f = v * 2f64.powi(exp);
+    f.is_finite().then_some(f)
 }
 
 pub fn parse_number(text: &str) -> Option<Number> {
@@ -400,7 +420,10 @@ pub fn parse_number(text: &str) -> Option<Number> {
         (8, d.to_string())
     } else if let Some(d) = lower.strip_prefix("0b") {
         (2, d.to_string())
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+    } else if lower.len() > 1
+        && lower.starts_with('0')
+        && lower.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+    {
         (8, lower[1..].to_string())
     } else {
         (10, lower.clone())
@@ -414,7 +437,15 @@ pub fn parse_number(text: &str) -> Option<Number> {
     }
     let float_syntax = radix == 10 && clean.contains(['.', 'e']);
     if radix == 16 && clean.contains(['.', 'p']) {
-        return None;
+        let f = hex_float(&clean)?;
+        let f = if neg { -f } else { f };
+        let int = (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64);
+        return Some(Number {
+            int,
+            float: Some(f),
+            float_syntax: true,
+            is_char: false,
+        });
     }
     if !float_syntax {
         let mag = u64::from_str_radix(&clean, radix).ok();
@@ -476,29 +507,32 @@ fn split(src: &str) -> Result<Vec<Piece<'_>>, TplError> {
             pieces.push(Piece::Text(text));
         }
         let body_src = &src[body_start..];
-        let (body_len, close_len, trim_right) = if body_src.trim_start_matches(is_space).starts_with("/*") {
-            // A comment runs to the first `*/`, which must be followed by the delimiter.
-            let lead = body_src.len() - body_src.trim_start_matches(is_space).len();
-            if trim_left || lead == 0 {
-                let c = body_src[lead..]
-                    .find("*/")
-                    .ok_or_else(|| TplError::at(open, "unclosed comment"))?;
-                let end = lead + c + 2;
-                let rest = &body_src[end..];
-                if rest.starts_with("}}") {
-                    (end, 2, false)
-                } else if rest.starts_with(is_space) && rest.trim_start_matches(is_space).starts_with("-}}") {
-                    let sp = rest.len() - rest.trim_start_matches(is_space).len();
-                    (end, sp + 3, true)
+        let (body_len, close_len, trim_right) =
+            if body_src.trim_start_matches(is_space).starts_with("/*") {
+                // A comment runs to the first `*/`, which must be followed by the delimiter.
+                let lead = body_src.len() - body_src.trim_start_matches(is_space).len();
+                if trim_left || lead == 0 {
+                    let c = body_src[lead..]
+                        .find("*/")
+                        .ok_or_else(|| TplError::at(open, "unclosed comment"))?;
+                    let end = lead + c + 2;
+                    let rest = &body_src[end..];
+                    if rest.starts_with("}}") {
+                        (end, 2, false)
+                    } else if rest.starts_with(is_space)
+                        && rest.trim_start_matches(is_space).starts_with("-}}")
+                    {
+                        let sp = rest.len() - rest.trim_start_matches(is_space).len();
+                        (end, sp + 3, true)
+                    } else {
+                        return Err(TplError::at(open, "comment ends before closing delimiter"));
+                    }
                 } else {
-                    return Err(TplError::at(open, "comment ends before closing delimiter"));
+                    find_close(body_src, open)?
                 }
             } else {
                 find_close(body_src, open)?
-            }
-        } else {
-            find_close(body_src, open)?
-        };
+            };
         pieces.push(Piece::Action(&body_src[..body_len], body_start));
         pos = body_start + body_len + close_len;
         trim_next = trim_right;
@@ -560,7 +594,7 @@ fn find_close(body: &str, open: usize) -> Result<(usize, usize, bool), TplError>
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum End {
+enum Stop {
     Eof,
     End,
     Else,
@@ -586,7 +620,12 @@ pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Vec<Node>, Tpl
                 if trimmed.starts_with("/*") && trimmed.ends_with("*/") {
                     continue;
                 }
-                let toks = Lexer { src: body, base: at, i: 0 }.tokens()?;
+                let toks = Lexer {
+                    src: body,
+                    base: at,
+                    i: 0,
+                }
+                .tokens()?;
                 actions.push(Item::Action(at, body.len(), toks));
             }
         }
@@ -601,7 +640,7 @@ pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Vec<Node>, Tpl
     };
     let (list, end) = st.list()?;
     match end {
-        (End::Eof, _) => Ok(list),
+        (Stop::Eof, _) => Ok(list),
         (_, pos) => Err(TplError::at(pos, "unexpected {{end}} or {{else}}")),
     }
 }
@@ -623,7 +662,7 @@ struct State<'f> {
 impl<'f> State<'f> {
     /// Parses nodes up to `{{end}}`, `{{else ...}}` or the end of input. For `else`, the
     /// remaining tokens of the action are left in `pending_else`.
-    fn list(&mut self) -> Result<(Vec<Node>, (End, usize)), TplError> {
+    fn list(&mut self) -> Result<(Vec<Node>, (Stop, usize)), TplError> {
         let mut out = Vec::new();
         while self.k < self.items.len() {
             let k = self.k;
@@ -653,7 +692,7 @@ impl<'f> State<'f> {
                             p.skip_space();
                             p.expect_end("end")?;
                             self.vars = p.vars;
-                            return Ok((out, (End::End, pos)));
+                            return Ok((out, (Stop::End, pos)));
                         }
                         "else" => {
                             // Leave the rest of the action for the caller to parse.
@@ -661,11 +700,14 @@ impl<'f> State<'f> {
                             self.k = k;
                             if let Item::Action(_, _, toks) = &mut self.items[k] {
                                 let mut rest = toks.split_off(0);
-                                let idx = rest.iter().position(|(_, t)| *t == Tok::Kw("else")).unwrap_or(0);
+                                let idx = rest
+                                    .iter()
+                                    .position(|(_, t)| *t == Tok::Kw("else"))
+                                    .unwrap_or(0);
                                 rest.drain(..=idx);
                                 *toks = rest;
                             }
-                            return Ok((out, (End::Else, pos)));
+                            return Ok((out, (Stop::Else, pos)));
                         }
                         "if" | "with" | "range" => {
                             self.vars = p.vars;
@@ -677,16 +719,25 @@ impl<'f> State<'f> {
                             p.skip_space();
                             p.expect_end(kw)?;
                             if self.range_depth == 0 {
-                                return Err(TplError::at(pos, format!("{{{{{kw}}}}} outside {{{{range}}}}")));
+                                return Err(TplError::at(
+                                    pos,
+                                    format!("{{{{{kw}}}}} outside {{{{range}}}}"),
+                                ));
                             }
                             self.vars = p.vars;
-                            out.push(if kw == "break" { Node::Break } else { Node::Continue });
+                            out.push(if kw == "break" {
+                                Node::Break
+                            } else {
+                                Node::Continue
+                            });
                             continue;
                         }
                         _ => {
                             return Err(TplError::at(
                                 pos,
-                                format!("{{{{{kw}}}}} is not supported: templates cannot define or call other templates"),
+                                format!(
+                                    "{{{{{kw}}}}} is not supported: templates cannot define or call other templates"
+                                ),
                             ));
                         }
                     }
@@ -700,11 +751,17 @@ impl<'f> State<'f> {
             };
             out.push(res);
         }
-        Ok((out, (End::Eof, 0)))
+        Ok((out, (Stop::Eof, 0)))
     }
 
     /// Parses `if`/`with`/`range` whose keyword token ends at `tok_k` of action `item_k`.
-    fn control(&mut self, kw: &'static str, pos: usize, item_k: usize, tok_k: usize) -> Result<Node, TplError> {
+    fn control(
+        &mut self,
+        kw: &'static str,
+        pos: usize,
+        item_k: usize,
+        tok_k: usize,
+    ) -> Result<Node, TplError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(TplError::at(pos, "control structures nested too deeply"));
@@ -734,9 +791,14 @@ impl<'f> State<'f> {
             self.range_depth -= 1;
         }
         let else_list = match end {
-            End::Eof => return Err(TplError::at(pos, format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"))),
-            End::End => None,
-            End::Else => {
+            Stop::Eof => {
+                return Err(TplError::at(
+                    pos,
+                    format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"),
+                ));
+            }
+            Stop::End => None,
+            Stop::Else => {
                 // `self.k` points at the else action, whose tokens now follow `else`.
                 let k = self.k;
                 let toks = match &self.items[k] {
@@ -748,7 +810,9 @@ impl<'f> State<'f> {
                     i += 1;
                 }
                 match toks.get(i) {
-                    Some((p2, Tok::Kw(k2 @ ("if" | "with")))) if (*k2 == "if" && kw == "if") || (*k2 == "with" && kw == "with") => {
+                    Some((p2, Tok::Kw(k2 @ ("if" | "with"))))
+                        if (*k2 == "if" && kw == "if") || (*k2 == "with" && kw == "with") =>
+                    {
                         // `{{else if}}` / `{{else with}}`: a nested structure sharing our end.
                         let nested = self.control(k2, *p2, k, i + 1)?;
                         Some(vec![nested])
@@ -760,9 +824,14 @@ impl<'f> State<'f> {
                         self.k = k + 1;
                         let (else_list, (end2, p2)) = self.list()?;
                         match end2 {
-                            End::End => {}
-                            End::Eof => return Err(TplError::at(pos, format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"))),
-                            End::Else => return Err(TplError::at(p2, "expected end; found else")),
+                            Stop::End => {}
+                            Stop::Eof => {
+                                return Err(TplError::at(
+                                    pos,
+                                    format!("unexpected EOF: missing {{{{end}}}} for {{{{{kw}}}}}"),
+                                ));
+                            }
+                            Stop::Else => return Err(TplError::at(p2, "expected end; found else")),
                         }
                         Some(else_list)
                     }
@@ -771,7 +840,12 @@ impl<'f> State<'f> {
         };
         self.vars.truncate(mark);
         self.depth -= 1;
-        let branch = Branch { pos, pipe, list, else_list };
+        let branch = Branch {
+            pos,
+            pipe,
+            list,
+            else_list,
+        };
         Ok(match kw {
             "if" => Node::If(branch),
             "with" => Node::With(branch),
@@ -794,7 +868,10 @@ impl Parser<'_> {
     fn expect_end(&mut self, ctx: &str) -> Result<(), TplError> {
         self.skip_space();
         if self.k < self.toks.len() {
-            return Err(TplError::at(self.here(), format!("unexpected token in {ctx}")));
+            return Err(TplError::at(
+                self.here(),
+                format!("unexpected token in {ctx}"),
+            ));
         }
         Ok(())
     }
@@ -830,10 +907,20 @@ impl Parser<'_> {
                                     decl.push(v);
                                     decl.push(v2);
                                 }
-                                _ => return Err(TplError::at(self.here(), "expected := after range variables")),
+                                _ => {
+                                    return Err(TplError::at(
+                                        self.here(),
+                                        "expected := after range variables",
+                                    ));
+                                }
                             }
                         }
-                        _ => return Err(TplError::at(self.here(), "range can only initialize variables")),
+                        _ => {
+                            return Err(TplError::at(
+                                self.here(),
+                                "range can only initialize variables",
+                            ));
+                        }
                     }
                 }
                 _ => self.k = save,
@@ -871,11 +958,22 @@ impl Parser<'_> {
             }
         }
         for c in &cmds[1..] {
-            if let Some(Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::Str(..)) = c.args.first() {
-                return Err(TplError::at(c.pos, "non executable command in pipeline stage"));
+            if let Some(
+                Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::Str(..),
+            ) = c.args.first()
+            {
+                return Err(TplError::at(
+                    c.pos,
+                    "non executable command in pipeline stage",
+                ));
             }
         }
-        Ok(Pipe { pos, decl, is_assign, cmds })
+        Ok(Pipe {
+            pos,
+            decl,
+            is_assign,
+            cmds,
+        })
     }
 
     fn command(&mut self) -> Result<Cmd, TplError> {
@@ -954,7 +1052,12 @@ impl Parser<'_> {
             Tok::Str(s) => Arg::Str(pos, s),
             Tok::Char(c) => Arg::Number(
                 pos,
-                Number { int: Some(c), float: Some(c as f64), float_syntax: false, is_char: true },
+                Number {
+                    int: Some(c),
+                    float: Some(c as f64),
+                    float_syntax: false,
+                    is_char: true,
+                },
             ),
             Tok::Num(text) => match parse_number(&text) {
                 Some(n) => {
@@ -979,7 +1082,12 @@ impl Parser<'_> {
                 Arg::Pipe(pos, Box::new(pipe))
             }
             Tok::RParen => return Err(TplError::at(pos, "unexpected right paren")),
-            Tok::Kw(k) => return Err(TplError::at(pos, format!("unexpected keyword {k} in operand"))),
+            Tok::Kw(k) => {
+                return Err(TplError::at(
+                    pos,
+                    format!("unexpected keyword {k} in operand"),
+                ));
+            }
             _ => return Err(TplError::at(pos, "unexpected token in operand")),
         })
     }

@@ -2,7 +2,7 @@
 //! dependencies (goutils, xstrings) byte for byte.
 
 use super::funcs::FnError;
-use super::value::{runes, MAX_OUTPUT};
+use super::value::{MAX_OUTPUT, runes};
 
 fn push_char(out: &mut Vec<u8>, c: char) {
     let mut buf = [0; 4];
@@ -36,11 +36,14 @@ fn to_title(c: char) -> char {
 
 /// `unicode.IsUpper` (category Lu): Rust's `is_uppercase` also counts Other_Uppercase.
 fn is_upper(c: char) -> bool {
-    c.is_uppercase() && !matches!(c as u32, 0x2160..=0x216F | 0x24B6..=0x24CF | 0x1F130..=0x1F149 | 0x1F150..=0x1F169 | 0x1F170..=0x1F189)
+    c.is_uppercase()
+        && !matches!(c as u32, 0x2160..=0x216F | 0x24B6..=0x24CF | 0x1F130..=0x1F149 | 0x1F150..=0x1F169 | 0x1F170..=0x1F189)
 }
 
 fn is_lower(c: char) -> bool {
-    c.is_lowercase() && c.is_alphabetic() && !matches!(c as u32, 0x2170..=0x217F | 0x24D0..=0x24E9 | 0xAA | 0xBA | 0x2B0..=0x2B8 | 0x2C0..=0x2C1 | 0x2E0..=0x2E4 | 0x345 | 0x37A)
+    c.is_lowercase()
+        && c.is_alphabetic()
+        && !matches!(c as u32, 0x2170..=0x217F | 0x24D0..=0x24E9 | 0xAA | 0xBA | 0x2B0..=0x2B8 | 0x2C0..=0x2C1 | 0x2E0..=0x2E4 | 0x345 | 0x37A)
 }
 
 fn is_letter(c: char) -> bool {
@@ -57,7 +60,8 @@ pub fn is_space(c: char) -> bool {
 
 fn is_punct(c: char) -> bool {
     if c.is_ascii() {
-        return c.is_ascii_punctuation() && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~');
+        return c.is_ascii_punctuation()
+            && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~');
     }
     // Outside ASCII: general punctuation blocks and common punctuation characters.
     matches!(c as u32,
@@ -96,12 +100,14 @@ pub fn trim_space(s: &[u8]) -> &[u8] {
             k -= 1;
         }
         let (c, w) = super::value::decode_rune(&s[k..end]);
-        let (c, w) = if k + w == end { (c, w) } else { ('\u{FFFD}', 0) };
-        if w > 1 || (w == 1 && s[k] < 0x80) {
-            if is_space(c) {
-                end = k;
-                continue;
-            }
+        let (c, w) = if k + w == end {
+            (c, w)
+        } else {
+            ('\u{FFFD}', 0)
+        };
+        if (w > 1 || (w == 1 && s[k] < 0x80)) && is_space(c) {
+            end = k;
+            continue;
         }
         break;
     }
@@ -132,7 +138,8 @@ pub fn title(s: &[u8]) -> Vec<u8> {
     let mut prev = ' ';
     let mut out = Vec::with_capacity(s.len());
     for (c, _, _) in runes(s) {
-        let sep = if (c as u32) < 0x80 && (prev as u32) < 0x80 || (prev as u32) < 0x80 {
+        // strings.Title's isSeparator.
+        let sep = if prev.is_ascii() {
             !(prev.is_ascii_alphanumeric() || prev == '_')
         } else {
             !(is_letter(prev) || is_number(prev)) && is_space(prev)
@@ -264,7 +271,13 @@ fn rfind(h: &[u8], n: &[u8]) -> Option<usize> {
 /// `strings.Replace(s, old, new, -1)`.
 pub fn replace(s: &[u8], old: &[u8], new: &[u8]) -> Result<Vec<u8>, FnError> {
     let mut out = Vec::new();
-    let limit = |out: &Vec<u8>| if out.len() > MAX_OUTPUT { Err(FnError::Limit) } else { Ok(()) };
+    let limit = |out: &Vec<u8>| {
+        if out.len() > MAX_OUTPUT {
+            Err(FnError::Limit)
+        } else {
+            Ok(())
+        }
+    };
     if old.is_empty() {
         // Inserts `new` before each rune and at the end.
         let mut i = 0;
@@ -365,7 +378,8 @@ fn next_valid(s: &[u8], prev: char) -> (char, usize) {
         let (c, w) = super::value::decode_rune(&s[i..]);
         size += w;
         i += w;
-        if !(c == '\u{FFFD}' && w == 1) && c != '\u{FFFD}' {
+        // Like xstrings, a literal U+FFFD counts as invalid too.
+        if c != '\u{FFFD}' {
             return (c, size);
         }
     }
@@ -689,7 +703,11 @@ pub fn b32_encode(src: &[u8]) -> String {
     for chunk in src.chunks(5) {
         let mut b = [0u8; 5];
         b[..chunk.len()].copy_from_slice(chunk);
-        let v = u64::from(b[0]) << 32 | u64::from(b[1]) << 24 | u64::from(b[2]) << 16 | u64::from(b[3]) << 8 | u64::from(b[4]);
+        let v = u64::from(b[0]) << 32
+            | u64::from(b[1]) << 24
+            | u64::from(b[2]) << 16
+            | u64::from(b[3]) << 8
+            | u64::from(b[4]);
         let n = match chunk.len() {
             1 => 2,
             2 => 4,
@@ -710,7 +728,11 @@ pub fn b32_encode(src: &[u8]) -> String {
 
 /// `base32.StdEncoding.DecodeString`, with Go's error text.
 pub fn b32_decode(src: &[u8]) -> Result<Vec<u8>, String> {
-    let src: Vec<u8> = src.iter().copied().filter(|b| *b != b'\n' && *b != b'\r').collect();
+    let src: Vec<u8> = src
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\n' && *b != b'\r')
+        .collect();
     let val = |b: u8| B32.iter().position(|x| *x == b).map(|p| p as u8);
     let olen = src.len();
     let mut s = &src[..];
@@ -817,14 +839,20 @@ pub fn split_n(s: &[u8], sep: &[u8], n: i64) -> Vec<Vec<u8>> {
     out
 }
 
-/// `strconv.Atoi`.
-pub fn atoi(s: &[u8]) -> Option<i64> {
-    let t = std::str::from_utf8(s).ok()?;
+/// `strconv.Atoi` as Sprig uses it: 0 on syntax errors, the clamped value on overflow.
+pub fn atoi(s: &[u8]) -> i64 {
+    let Ok(t) = std::str::from_utf8(s) else {
+        return 0;
+    };
     let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return 0;
     }
-    t.parse().ok()
+    match t.parse::<i64>() {
+        Ok(v) => v,
+        Err(_) if t.starts_with('-') => i64::MIN,
+        Err(_) => i64::MAX,
+    }
 }
 
 /// cast's `trimZeroDecimal`: "12.000" → "12".
@@ -851,7 +879,9 @@ pub fn parse_int_base0(s: &[u8]) -> Option<i64> {
         return None;
     }
     let n = super::parse::parse_number(t)?;
-    if n.float_syntax || t.contains(['.', 'e', 'E', 'p', 'P']) && !t.to_ascii_lowercase().starts_with("0x") {
+    if n.float_syntax
+        || t.contains(['.', 'e', 'E', 'p', 'P']) && !t.to_ascii_lowercase().starts_with("0x")
+    {
         return None;
     }
     if t.starts_with('+') && t[1..].starts_with(['+', '-']) {
@@ -863,9 +893,24 @@ pub fn parse_int_base0(s: &[u8]) -> Option<i64> {
 /// `strconv.ParseFloat(s, 64)` for decimal input.
 pub fn parse_float(s: &[u8]) -> Option<f64> {
     let t = std::str::from_utf8(s).ok()?;
-    if t.contains('_') {
-        return None;
-    }
+    let owned;
+    let t = if t.contains('_') {
+        // Underscores may only separate digits.
+        let b = t.as_bytes();
+        let ok = b.iter().enumerate().all(|(i, c)| {
+            *c != b'_'
+                || (i > 0
+                    && b[i - 1].is_ascii_digit()
+                    && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        });
+        if !ok {
+            return None;
+        }
+        owned = t.replace('_', "");
+        owned.as_str()
+    } else {
+        t
+    };
     let lower = t.to_ascii_lowercase();
     let body = lower.trim_start_matches(['+', '-']);
     if body.starts_with("0x") {
@@ -875,7 +920,10 @@ pub fn parse_float(s: &[u8]) -> Option<f64> {
         "inf" | "infinity" | "nan" => return t.parse().ok(),
         _ => {}
     }
-    if !body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-')) {
+    if !body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
+    {
         return None;
     }
     t.parse().ok()
@@ -903,7 +951,12 @@ pub fn find_all(re: &regex::bytes::Regex, s: &[u8], n: i64) -> Vec<(usize, usize
 }
 
 /// `Regexp.ReplaceAll` (with `$` expansion) or `ReplaceAllLiteral`.
-pub fn regex_replace(re: &regex::bytes::Regex, s: &[u8], repl: &[u8], expand: bool) -> Result<Vec<u8>, FnError> {
+pub fn regex_replace(
+    re: &regex::bytes::Regex,
+    s: &[u8],
+    repl: &[u8],
+    expand: bool,
+) -> Result<Vec<u8>, FnError> {
     let mut out = Vec::new();
     let mut last = 0;
     let mut prev_end: Option<usize> = None;

@@ -145,7 +145,7 @@ fn fmt_v(out: &mut Out, v: &Value, depth: usize, sharp: bool) -> Result<(), TplE
         return Err(TplError::nested());
     }
     match v {
-        Value::Nil => out.push(if sharp { b"<nil>" } else { b"<nil>" }),
+        Value::Nil => out.push(b"<nil>"),
         Value::Bool(b) => out.push(if *b { b"true" } else { b"false" }),
         Value::Int(i, _) => out.push(i.to_string().as_bytes()),
         Value::Float(f) => out.push(format_float(*f, 'g', None).as_bytes()),
@@ -188,7 +188,11 @@ pub fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative();
     let a = f.abs();
@@ -267,6 +271,75 @@ pub fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
     s
 }
 
+/// `strconv.FormatFloat(f, 'x', prec, 64)`.
+fn hex_float(f: f64, prec: Option<usize>) -> String {
+    if !f.is_finite() {
+        return format_float(f, 'g', None);
+    }
+    let mut s = String::new();
+    if f.is_sign_negative() {
+        s.push('-');
+    }
+    let a = f.abs();
+    let (mut mant, mut exp) = if a == 0.0 {
+        (0u64, 0i32)
+    } else {
+        let bits = a.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i32;
+        let m = bits & ((1 << 52) - 1);
+        if e == 0 {
+            // Subnormal: normalise so the leading 1 sits at bit 52.
+            let shift = m.leading_zeros() as i32 - 11;
+            (m << shift, -1022 - shift)
+        } else {
+            (m | (1 << 52), e - 1023)
+        }
+    };
+    // mant has the leading 1 at bit 52: 13 hex digits of fraction.
+    if let Some(p) = prec.filter(|p| *p < 13) {
+        let drop = 4 * (13 - p as u32);
+        let half = 1u64 << (drop - 1);
+        let rem = mant & ((1u64 << drop) - 1);
+        mant >>= drop;
+        if rem > half || (rem == half && mant & 1 == 1) {
+            mant += 1;
+        }
+        if mant >> (4 * p as u32) >= 2 {
+            mant >>= 1;
+            exp += 1;
+        }
+        mant <<= drop;
+    }
+    let lead = mant >> 52;
+    let mut frac = format!("{:013x}", mant & ((1 << 52) - 1));
+    match prec {
+        None => {
+            while frac.ends_with('0') {
+                frac.pop();
+            }
+        }
+        Some(p) => {
+            frac.truncate(p.min(13));
+            while frac.len() < p {
+                frac.push('0');
+            }
+        }
+    }
+    s.push_str("0x");
+    s.push_str(&lead.to_string());
+    if !frac.is_empty() {
+        s.push('.');
+        s.push_str(&frac);
+    }
+    s.push('p');
+    s.push(if exp < 0 { '-' } else { '+' });
+    if exp.abs() < 10 {
+        s.push('0');
+    }
+    s.push_str(&exp.abs().to_string());
+    s
+}
+
 fn fmt_e(s: &mut String, d: &[u8], dp: i32, frac: usize) {
     s.push(d[0] as char);
     if frac > 0 {
@@ -297,7 +370,11 @@ fn fmt_f(s: &mut String, d: &[u8], dp: i32, frac: usize) {
         s.push('.');
         for i in 0..frac as i32 {
             let j = dp + i;
-            let c = if j < 0 { b'0' } else { *d.get(j as usize).unwrap_or(&b'0') };
+            let c = if j < 0 {
+                b'0'
+            } else {
+                *d.get(j as usize).unwrap_or(&b'0')
+            };
             s.push(c as char);
         }
     }
@@ -341,7 +418,9 @@ fn is_print(c: char) -> bool {
     if c.is_control() || c.is_whitespace() {
         return false;
     }
-    !matches!(c as u32, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xD800..=0xDFFF)
+    !matches!(c as u32, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x8E2 | 0x180E | 0x200B..=0x200F
+        | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xD800..=0xDFFF
+        | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
         && !(0xF0000..).contains(&(c as u32))
         && !is_unassigned_guess(c)
 }
@@ -411,7 +490,10 @@ pub fn sprintf(format: &[u8], args: &[Value]) -> Result<Vec<u8>, TplError> {
     let f = format;
     while i < f.len() {
         if f[i] != b'%' {
-            let j = f[i..].iter().position(|b| *b == b'%').map_or(f.len(), |p| i + p);
+            let j = f[i..]
+                .iter()
+                .position(|b| *b == b'%')
+                .map_or(f.len(), |p| i + p);
             out.push(&f[i..j])?;
             i = j;
             continue;
@@ -457,7 +539,9 @@ pub fn sprintf(format: &[u8], args: &[Value]) -> Result<Vec<u8>, TplError> {
             if i < f.len() && f[i] == b'*' {
                 i += 1;
                 match args.get(argi) {
-                    Some(Value::Int(n, _)) if *n >= 0 => spec.prec = Some((*n).min(1_000_000) as usize),
+                    Some(Value::Int(n, _)) if *n >= 0 => {
+                        spec.prec = Some((*n).min(1_000_000) as usize)
+                    }
                     _ => out.push(b"%!(BADPREC)")?,
                 }
                 argi += 1;
@@ -478,6 +562,16 @@ pub fn sprintf(format: &[u8], args: &[Value]) -> Result<Vec<u8>, TplError> {
         i += w;
         if verb == '%' {
             out.push(b"%")?;
+            continue;
+        }
+        if verb == 'T' {
+            match args.get(argi) {
+                Some(a) => {
+                    pad(&mut out, a.type_name().as_bytes(), &spec, false)?;
+                    argi += 1;
+                }
+                None => out.push(b"%!T(MISSING)")?,
+            }
             continue;
         }
         let Some(arg) = args.get(argi) else {
@@ -564,7 +658,13 @@ fn bad_verb(out: &mut Out, verb: char, arg: &Value) -> Result<(), TplError> {
     out.push(b")")
 }
 
-fn fmt_arg(out: &mut Out, arg: &Value, verb: char, spec: &Spec, depth: usize) -> Result<(), TplError> {
+fn fmt_arg(
+    out: &mut Out,
+    arg: &Value,
+    verb: char,
+    spec: &Spec,
+    depth: usize,
+) -> Result<(), TplError> {
     if depth > MAX_NESTING {
         return Err(TplError::nested());
     }
@@ -579,6 +679,16 @@ fn fmt_arg(out: &mut Out, arg: &Value, verb: char, spec: &Spec, depth: usize) ->
         },
         Value::Int(n, _) => fmt_int(out, *n, verb, spec, arg),
         Value::Float(x) => {
+            if verb == 'x' || verb == 'X' {
+                let mut s = hex_float(*x, spec.prec);
+                if verb == 'X' {
+                    s = s.to_uppercase();
+                }
+                if !s.starts_with('-') && spec.plus {
+                    s.insert(0, '+');
+                }
+                return pad(out, s.as_bytes(), spec, x.is_finite());
+            }
             let (v, upper) = match verb {
                 'v' | 'g' => ('g', false),
                 'G' => ('g', true),
@@ -587,7 +697,11 @@ fn fmt_arg(out: &mut Out, arg: &Value, verb: char, spec: &Spec, depth: usize) ->
                 'f' | 'F' => ('f', false),
                 _ => return bad_verb(out, verb, arg),
             };
-            let prec = if v == 'g' { spec.prec } else { Some(spec.prec.unwrap_or(6)) };
+            let prec = if v == 'g' {
+                spec.prec
+            } else {
+                Some(spec.prec.unwrap_or(6))
+            };
             let mut s = format_float(*x, v, prec);
             if upper {
                 s = s.to_uppercase();
@@ -595,13 +709,20 @@ fn fmt_arg(out: &mut Out, arg: &Value, verb: char, spec: &Spec, depth: usize) ->
             if !s.starts_with('-') && (spec.plus || spec.space) && !x.is_nan() {
                 s.insert(0, if spec.plus { '+' } else { ' ' });
             } else if s == "+Inf" && !spec.plus {
-                s = if spec.space { " Inf".into() } else { "Inf".into() };
+                s = if spec.space {
+                    " Inf".into()
+                } else {
+                    "Inf".into()
+                };
             }
             pad(out, s.as_bytes(), spec, x.is_finite())
         }
         Value::Str(s) => fmt_str(out, s, verb, spec, arg),
         Value::List(l, _) => {
-            if matches!(verb, 'x' | 'X' | 's' | 'q' | 'v' | 'd' | 'o' | 'b' | 'c' | 'f' | 'e' | 'g' | 't' | 'U') {
+            if matches!(
+                verb,
+                'x' | 'X' | 's' | 'q' | 'v' | 'd' | 'o' | 'b' | 'c' | 'f' | 'e' | 'g' | 't' | 'U'
+            ) {
                 out.push(b"[")?;
                 for (k, e) in l.iter().enumerate() {
                     if k > 0 {
@@ -640,11 +761,17 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
         'O' => (format!("{m:o}"), "0o"),
         'b' => (format!("{m:b}"), ""),
         'c' => {
-            let c = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(n)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             return pad(out, c.to_string().as_bytes(), spec, false);
         }
         'q' => {
-            let c = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(n)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             let mut s = String::from("'");
             escape_rune(&mut s, c, '\'', spec.plus);
             s.push('\'');
@@ -673,10 +800,8 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
     } else if spec.space {
         s.push(' ');
     }
-    if spec.sharp || verb == 'O' {
-        if verb != 'o' || !digits.starts_with('0') {
-            s.push_str(prefix);
-        }
+    if (spec.sharp || verb == 'O') && (verb != 'o' || !digits.starts_with('0')) {
+        s.push_str(prefix);
     }
     s.push_str(&digits);
     pad(out, s.as_bytes(), spec, spec.prec.is_none())
@@ -703,7 +828,11 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
         'v' | 's' => pad(out, &trunc(s), spec, true),
         'q' => {
             let t = trunc(s);
-            let q = if spec.sharp && !t.contains(&b'`') && std::str::from_utf8(&t).is_ok_and(|x| x.chars().all(|c| c == '\t' || !c.is_control())) {
+            let q = if spec.sharp
+                && !t.contains(&b'`')
+                && std::str::from_utf8(&t)
+                    .is_ok_and(|x| x.chars().all(|c| c == '\t' || !c.is_control()))
+            {
                 format!("`{}`", String::from_utf8_lossy(&t))
             } else {
                 quote_with(&t, '"', spec.plus)
