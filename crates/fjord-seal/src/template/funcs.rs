@@ -796,7 +796,8 @@ fn list(v: Vec<Value>) -> R {
 
 fn regex(pat: &[u8]) -> Result<regex::bytes::Regex, FnError> {
     let p = std::str::from_utf8(pat).map_err(|_| msg("error parsing regexp: invalid UTF-8"))?;
-    regex::bytes::RegexBuilder::new(p)
+    let p = text::go_regex(p);
+    regex::bytes::RegexBuilder::new(&p)
         .size_limit(1 << 22)
         .build()
         .map_err(|_| msg("error parsing regexp"))

@@ -1008,6 +1008,98 @@ pub fn regex_split(re: &regex::bytes::Regex, empty_expr: bool, s: &[u8], n: i64)
     out
 }
 
+/// Rewrites Go (RE2) regexp syntax where Rust's regex reads it differently: Perl classes and
+/// word boundaries are ASCII-only in Go, and a `{` that does not start a repetition is a
+/// literal.
+pub fn go_regex(p: &str) -> String {
+    let b: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len());
+    let mut i = 0;
+    let mut in_class = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == '\\' && i + 1 < b.len() {
+            let e = b[i + 1];
+            let (outside, inside) = match e {
+                'd' => ("[0-9]", "0-9"),
+                'D' => ("[^0-9]", "[^0-9]"),
+                's' => ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "),
+                'S' => ("[^\\t\\n\\f\\r ]", "[^\\t\\n\\f\\r ]"),
+                'w' => ("[0-9A-Za-z_]", "0-9A-Za-z_"),
+                'W' => ("[^0-9A-Za-z_]", "[^0-9A-Za-z_]"),
+                'b' if !in_class => ("(?-u:\\b)", ""),
+                'B' if !in_class => ("(?-u:\\B)", ""),
+                _ => ("", ""),
+            };
+            if outside.is_empty() {
+                out.push(c);
+                out.push(e);
+            } else {
+                out.push_str(if in_class { inside } else { outside });
+            }
+            i += 2;
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            } else if c == '[' && b.get(i + 1) == Some(&':') {
+                // A POSIX class such as [:alpha:] runs to its own `:]`.
+                if let Some(end) =
+                    (i + 2..b.len().saturating_sub(1)).find(|&k| b[k] == ':' && b[k + 1] == ']')
+                {
+                    out.extend(&b[i..end + 2]);
+                    i = end + 2;
+                    continue;
+                }
+            } else if c == '[' || c == '&' || c == '~' || (c == '-' && b.get(i + 1) == Some(&'-')) {
+                // Literal in Go; set operators in Rust.
+                out.push('\\');
+            }
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        match c {
+            '[' => {
+                in_class = true;
+                out.push('[');
+                i += 1;
+                // A leading `^` and a leading `]` belong to the class.
+                if b.get(i) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if b.get(i) == Some(&']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+                continue;
+            }
+            '{' => {
+                let end = b[i..].iter().position(|x| *x == '}').map(|k| i + k);
+                let repeat = end.filter(|&end| {
+                    let inner: String = b[i + 1..end].iter().collect();
+                    let (lo, hi) = inner.split_once(',').unwrap_or((&inner, "0"));
+                    !lo.is_empty()
+                        && lo.bytes().all(|x| x.is_ascii_digit())
+                        && hi.bytes().all(|x| x.is_ascii_digit())
+                });
+                if let Some(end) = repeat {
+                    out.extend(&b[i..=end]);
+                    i = end + 1;
+                    continue;
+                }
+                out.push_str("\\{");
+            }
+            '}' => out.push_str("\\}"),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
 /// `regexp.QuoteMeta`.
 pub fn quote_meta(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
