@@ -111,7 +111,7 @@ impl Exec {
         let decl = &b.pipe;
         let mut items: Vec<(Value, Option<Vec<u8>>)> = Vec::new();
         let map = match &v {
-            Value::List(l, _) => {
+            Value::List(l, ..) => {
                 for (i, _) in l.iter().enumerate() {
                     items.push((Value::int(i as i64), None));
                 }
@@ -156,7 +156,7 @@ impl Exec {
         for (index, key) in items {
             self.step(b.pos)?;
             let elem = match (&v, &key) {
-                (Value::List(l, _), _) => match &index {
+                (Value::List(l, ..), _) => match &index {
                     Value::Int(i, _) => l.get(*i as usize).cloned().unwrap_or(Value::Nil),
                     _ => Value::Nil,
                 },

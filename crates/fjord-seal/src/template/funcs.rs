@@ -261,7 +261,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         "not" => boolean(!a[0].truth()),
         "len" => match &a[0] {
             Value::Str(s) => Ok(Value::int(s.len() as i64)),
-            Value::List(l, _) => Ok(Value::int(l.len() as i64)),
+            Value::List(l, ..) => Ok(Value::int(l.len() as i64)),
             Value::Map(m, _) => Ok(Value::int(m.borrow().len() as i64)),
             Value::Nil => Err(msg("len of nil value")),
             o => Err(msg(format!("len of type {}", o.type_name()))),
@@ -571,7 +571,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             };
             let l = list_of(&a[0], what)?;
             if l.is_empty() {
-                return list(Vec::new());
+                return Ok(Value::nil_list(Elem::Any));
             }
             let r = if what == "rest" {
                 &l[1..]
@@ -598,7 +598,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             let mut l = Vec::new();
             for x in &a {
                 match x {
-                    Value::List(items, _) => l.extend(items.iter().cloned()),
+                    Value::List(items, ..) => l.extend(items.iter().cloned()),
                     Value::Nil => {
                         return Err(msg(
                             "runtime error: invalid memory address or nil pointer dereference",
@@ -635,7 +635,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         }
         "has" | "mustHas" => match &a[1] {
             Value::Nil => boolean(false),
-            Value::List(l, _) => boolean(l.iter().any(|x| deep_equal(x, &a[0], 0))),
+            Value::List(l, ..) => boolean(l.iter().any(|x| deep_equal(x, &a[0], 0))),
             o => Err(msg(format!("Cannot find has on type {}", o.kind_name()))),
         },
         "sortAlpha" => {
@@ -648,7 +648,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         }
         "slice" | "mustSlice" => {
             let l = match &a[0] {
-                Value::List(l, _) => l.clone(),
+                Value::List(l, ..) => l.clone(),
                 o => {
                     return Err(msg(format!(
                         "list should be type of slice or array but {}",
@@ -664,7 +664,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             if start < 0 || end < start || end as usize > l.len() {
                 return Err(msg("reflect: slice index out of bounds"));
             }
-            let elem = if let Value::List(_, e) = &a[0] {
+            let elem = if let Value::List(_, e, _) = &a[0] {
                 *e
             } else {
                 Elem::Any
@@ -672,6 +672,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             Ok(Value::List(
                 Rc::new(l[start as usize..end as usize].to_vec()),
                 elem,
+                false,
             ))
         }
         "until" => {
@@ -682,7 +683,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             } else {
                 (n + 1..=0).rev().map(Value::int).collect()
             };
-            Ok(Value::List(Rc::new(l), Elem::Int))
+            Ok(Value::List(Rc::new(l), Elem::Int, false))
         }
 
         "atoi" => Ok(Value::int(text::atoi(bytes(&a[0])))),
@@ -747,7 +748,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             let s = bytes(&a[1]);
             let all = text::find_all(&re, s, n);
             if all.is_empty() {
-                return Ok(Value::List(Rc::new(Vec::new()), Elem::Str));
+                return Ok(Value::nil_list(Elem::Str));
             }
             Ok(Value::str_list(
                 all.into_iter().map(|(b, e)| s[b..e].to_vec()).collect(),
@@ -763,6 +764,9 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
         }
         "regexSplit" | "mustRegexSplit" => {
             let re = regex(bytes(&a[0]))?;
+            if int(&a[2]) == 0 {
+                return Ok(Value::nil_list(Elem::Str));
+            }
             let parts = text::regex_split(&re, bytes(&a[0]).is_empty(), bytes(&a[1]), int(&a[2]));
             Ok(Value::str_list(parts))
         }
@@ -812,7 +816,7 @@ fn map_of(v: &Value) -> Option<&value::MapRef> {
 
 fn list_of<'a>(v: &'a Value, what: &str) -> Result<&'a [Value], FnError> {
     match v {
-        Value::List(l, _) => Ok(l),
+        Value::List(l, ..) => Ok(l),
         Value::Nil => Err(msg(format!("Cannot find {what} on type invalid"))),
         o => Err(msg(format!("Cannot find {what} on type {}", o.kind_name()))),
     }
@@ -834,7 +838,7 @@ pub fn strval(v: &Value) -> Result<Vec<u8>, FnError> {
 /// Sprig's `strslice`.
 fn strslice(v: &Value) -> Result<Vec<Vec<u8>>, FnError> {
     match v {
-        Value::List(l, _) => l
+        Value::List(l, ..) => l
             .iter()
             .filter(|x| !matches!(x, Value::Nil))
             .map(strval)
@@ -912,7 +916,7 @@ fn index(item: &Value, idx: &[Value]) -> R {
     for i in idx {
         cur = match &cur {
             Value::Nil => return Err(msg("index of untyped nil")),
-            Value::List(l, _) => {
+            Value::List(l, ..) => {
                 let n = index_arg(i, l.len())?;
                 match l.get(n) {
                     Some(v) => v.clone(),
@@ -1048,7 +1052,10 @@ fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
         (Value::Int(x, k1), Value::Int(y, k2)) => x == y && k1 == k2,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
-        (Value::List(x, e1), Value::List(y, e2)) => {
+        (Value::List(x, e1, n1), Value::List(y, e2, n2)) => {
+            if n1 != n2 {
+                return false;
+            }
             e1 == e2
                 && x.len() == y.len()
                 && x.iter()

@@ -47,7 +47,8 @@ fn enc(out: &mut Vec<u8>, v: &Value, html: bool, indent: Option<&str>, depth: us
             out.extend_from_slice(s.as_bytes());
         }
         Value::Str(s) => string(out, s, html),
-        Value::List(l, _) => {
+        Value::List(_, _, true) => out.extend_from_slice(b"null"),
+        Value::List(l, ..) => {
             out.push(b'[');
             for (i, e) in l.iter().enumerate() {
                 if i > 0 {

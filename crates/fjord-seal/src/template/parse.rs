@@ -387,7 +387,7 @@ fn unquote(s: &str, quote: char) -> Option<Vec<u8>> {
 }
 
 /// A hexadecimal float mantissa and binary exponent, without the `0x` prefix.
-fn hex_float(s: &str) -> Option<f64> {
+pub(super) fn hex_float(s: &str) -> Option<f64> {
     let (mant, exp) = s.split_once('p')?;
     let exp: i32 = exp.parse().ok()?;
     let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));

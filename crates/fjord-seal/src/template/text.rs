@@ -913,8 +913,10 @@ pub fn parse_float(s: &[u8]) -> Option<f64> {
     };
     let lower = t.to_ascii_lowercase();
     let body = lower.trim_start_matches(['+', '-']);
-    if body.starts_with("0x") {
-        return parse_int_base0(s).map(|i| i as f64);
+    if let Some(hex) = body.strip_prefix("0x") {
+        // Hexadecimal floats need a `p` exponent.
+        let f = super::parse::hex_float(hex)?;
+        return Some(if lower.starts_with('-') { -f } else { f });
     }
     match body {
         "inf" | "infinity" | "nan" => return t.parse().ok(),
@@ -929,6 +931,19 @@ pub fn parse_float(s: &[u8]) -> Option<f64> {
     t.parse().ok()
 }
 
+/// Which byte offsets start a rune as Go decodes it (invalid bytes are runes of their own);
+/// Go finds empty matches only there.
+fn rune_bounds(s: &[u8]) -> Vec<bool> {
+    let mut b = vec![false; s.len() + 1];
+    let mut i = 0;
+    for (_, w, _) in runes(s) {
+        b[i] = true;
+        i += w;
+    }
+    b[s.len()] = true;
+    b
+}
+
 /// Go's `FindAllIndex` with its limit `n` (n < 0: all). Empty matches right after a
 /// previous match are skipped, as Go does.
 pub fn find_all(re: &regex::bytes::Regex, s: &[u8], n: i64) -> Vec<(usize, usize)> {
@@ -936,9 +951,10 @@ pub fn find_all(re: &regex::bytes::Regex, s: &[u8], n: i64) -> Vec<(usize, usize
     if n == 0 {
         return out;
     }
+    let bounds = rune_bounds(s);
     let mut prev_end: Option<usize> = None;
     for m in re.find_iter(s) {
-        if m.start() == m.end() && prev_end == Some(m.start()) {
+        if m.start() == m.end() && (prev_end == Some(m.start()) || !bounds[m.start()]) {
             continue;
         }
         prev_end = Some(m.end());
@@ -959,10 +975,11 @@ pub fn regex_replace(
 ) -> Result<Vec<u8>, FnError> {
     let mut out = Vec::new();
     let mut last = 0;
+    let bounds = rune_bounds(s);
     let mut prev_end: Option<usize> = None;
     for caps in re.captures_iter(s) {
         let Some(m) = caps.get(0) else { continue };
-        if m.start() == m.end() && prev_end == Some(m.start()) {
+        if m.start() == m.end() && (prev_end == Some(m.start()) || !bounds[m.start()]) {
             continue;
         }
         prev_end = Some(m.end());

@@ -35,7 +35,8 @@ pub enum Value {
     Int(i64, IntKind),
     Float(f64),
     Str(Rc<[u8]>),
-    List(Rc<Vec<Value>>, Elem),
+    /// A slice; the flag marks Go's nil slice, which prints as `[]` but encodes as JSON `null`.
+    List(Rc<Vec<Value>>, Elem, bool),
     Map(MapRef, Elem),
 }
 
@@ -49,11 +50,19 @@ impl Value {
     }
 
     pub fn list(v: Vec<Value>) -> Value {
-        Value::List(Rc::new(v), Elem::Any)
+        Value::List(Rc::new(v), Elem::Any, false)
     }
 
     pub fn str_list(v: Vec<Vec<u8>>) -> Value {
-        Value::List(Rc::new(v.into_iter().map(Value::str).collect()), Elem::Str)
+        Value::List(
+            Rc::new(v.into_iter().map(Value::str).collect()),
+            Elem::Str,
+            false,
+        )
+    }
+
+    pub fn nil_list(elem: Elem) -> Value {
+        Value::List(Rc::new(Vec::new()), elem, true)
     }
 
     pub fn map(m: BTreeMap<Vec<u8>, Value>, elem: Elem) -> Value {
@@ -70,9 +79,9 @@ impl Value {
             Value::Int(_, IntKind::Uint8) => "uint8",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
-            Value::List(_, Elem::Any) => "[]interface {}",
-            Value::List(_, Elem::Str) => "[]string",
-            Value::List(_, Elem::Int) => "[]int",
+            Value::List(_, Elem::Any, _) => "[]interface {}",
+            Value::List(_, Elem::Str, _) => "[]string",
+            Value::List(_, Elem::Int, _) => "[]int",
             Value::Map(_, Elem::Str) => "map[string]string",
             Value::Map(_, _) => "map[string]interface {}",
         }
@@ -100,7 +109,7 @@ impl Value {
             Value::Int(i, _) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
-            Value::List(l, _) => !l.is_empty(),
+            Value::List(l, ..) => !l.is_empty(),
             Value::Map(m, _) => !m.borrow().is_empty(),
         }
     }
@@ -156,7 +165,7 @@ fn fmt_v(out: &mut Out, v: &Value, depth: usize, sharp: bool) -> Result<(), TplE
                 out.push(s)
             }
         }
-        Value::List(l, _) => {
+        Value::List(l, ..) => {
             out.push(b"[")?;
             for (i, e) in l.iter().enumerate() {
                 if i > 0 {
@@ -646,14 +655,15 @@ fn pad(out: &mut Out, body: &[u8], spec: &Spec, zero_ok: bool) -> Result<(), Tpl
     }
 }
 
-fn bad_verb(out: &mut Out, verb: char, arg: &Value) -> Result<(), TplError> {
+/// `%!verb(type=value)`, the value formatted with `%v` under the same flags, as Go does.
+fn bad_verb(out: &mut Out, verb: char, arg: &Value, spec: &Spec) -> Result<(), TplError> {
     out.push(format!("%!{verb}(").as_bytes())?;
     if matches!(arg, Value::Nil) {
         out.push(b"<nil>")?;
     } else {
         out.push(arg.type_name().as_bytes())?;
         out.push(b"=")?;
-        fmt_v(out, arg, 0, false)?;
+        fmt_arg(out, arg, 'v', spec, 1)?;
     }
     out.push(b")")
 }
@@ -671,11 +681,11 @@ fn fmt_arg(
     match arg {
         Value::Nil => match verb {
             'v' => pad(out, b"<nil>", spec, false),
-            _ => bad_verb(out, verb, arg),
+            _ => bad_verb(out, verb, arg, spec),
         },
         Value::Bool(b) => match verb {
             'v' | 't' => pad(out, if *b { b"true" } else { b"false" }, spec, false),
-            _ => bad_verb(out, verb, arg),
+            _ => bad_verb(out, verb, arg, spec),
         },
         Value::Int(n, _) => fmt_int(out, *n, verb, spec, arg),
         Value::Float(x) => {
@@ -695,7 +705,7 @@ fn fmt_arg(
                 'e' => ('e', false),
                 'E' => ('e', true),
                 'f' | 'F' => ('f', false),
-                _ => return bad_verb(out, verb, arg),
+                _ => return bad_verb(out, verb, arg, spec),
             };
             let prec = if v == 'g' {
                 spec.prec
@@ -718,7 +728,7 @@ fn fmt_arg(
             pad(out, s.as_bytes(), spec, x.is_finite())
         }
         Value::Str(s) => fmt_str(out, s, verb, spec, arg),
-        Value::List(l, _) => {
+        Value::List(l, ..) => {
             if matches!(
                 verb,
                 'x' | 'X' | 's' | 'q' | 'v' | 'd' | 'o' | 'b' | 'c' | 'f' | 'e' | 'g' | 't' | 'U'
@@ -732,7 +742,7 @@ fn fmt_arg(
                 }
                 out.push(b"]")
             } else {
-                bad_verb(out, verb, arg)
+                bad_verb(out, verb, arg, spec)
             }
         }
         Value::Map(m, _) => {
@@ -781,7 +791,7 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
             let s = format!("U+{m:04X}");
             return pad(out, s.as_bytes(), spec, false);
         }
-        _ => return bad_verb(out, verb, arg),
+        _ => return bad_verb(out, verb, arg, spec),
     };
     let mut digits = digits;
     if let Some(p) = spec.prec {
@@ -860,6 +870,6 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
             }
             pad(out, h.as_bytes(), spec, true)
         }
-        _ => bad_verb(out, verb, arg),
+        _ => bad_verb(out, verb, arg, spec),
     }
 }
