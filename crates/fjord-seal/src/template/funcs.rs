@@ -912,6 +912,9 @@ fn eval_args(a: &[Value]) -> Result<Vec<u8>, FnError> {
 }
 
 fn index(item: &Value, idx: &[Value]) -> R {
+    if matches!(item, Value::Nil) {
+        return Err(msg("index of untyped nil"));
+    }
     let mut cur = item.clone();
     for i in idx {
         cur = match &cur {

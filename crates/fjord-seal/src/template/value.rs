@@ -280,6 +280,19 @@ pub fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
     s
 }
 
+/// `strconv.FormatFloat(f, 'b', -1, 64)`: mantissa `p` binary exponent.
+fn binary_float(f: f64) -> String {
+    let bits = f.to_bits();
+    let neg = if bits >> 63 == 1 { "-" } else { "" };
+    let e = ((bits >> 52) & 0x7ff) as i64;
+    let mut m = bits & ((1 << 52) - 1);
+    let exp = if e == 0 { -1074 } else {
+        m |= 1 << 52;
+        e - 1075
+    };
+    format!("{neg}{m}p{}{exp}", if exp >= 0 { "+" } else { "" })
+}
+
 /// `strconv.FormatFloat(f, 'x', prec, 64)`.
 fn hex_float(f: f64, prec: Option<usize>) -> String {
     if !f.is_finite() {
@@ -576,7 +589,7 @@ pub fn sprintf(format: &[u8], args: &[Value]) -> Result<Vec<u8>, TplError> {
         if verb == 'T' {
             match args.get(argi) {
                 Some(a) => {
-                    pad(&mut out, a.type_name().as_bytes(), &spec, false)?;
+                    pad(&mut out, a.type_name().as_bytes(), &spec, Zero::Plain)?;
                     argi += 1;
                 }
                 None => out.push(b"%!T(MISSING)")?,
@@ -588,6 +601,16 @@ pub fn sprintf(format: &[u8], args: &[Value]) -> Result<Vec<u8>, TplError> {
             continue;
         };
         argi += 1;
+        if verb == 'v' {
+            // `%+v` and `%#v` move the flags aside (struct fields, Go syntax).
+            spec.plus = false;
+            if spec.sharp {
+                spec.sharp = false;
+                let b = go_syntax(arg, 0)?;
+                pad(&mut out, &b, &spec, Zero::Plain)?;
+                continue;
+            }
+        }
         fmt_arg(&mut out, arg, verb, &spec, 0)?;
     }
     if argi < args.len() {
@@ -607,6 +630,49 @@ pub fn sprintf(format: &[u8], args: &[Value]) -> Result<Vec<u8>, TplError> {
         out.push(b")")?;
     }
     Ok(out.buf)
+}
+
+/// `%#v`: Go-syntax representation.
+fn go_syntax(v: &Value, depth: usize) -> Result<Vec<u8>, TplError> {
+    if depth > MAX_NESTING {
+        return Err(TplError::nested());
+    }
+    Ok(match v {
+        Value::Nil if depth == 0 => b"<nil>".to_vec(),
+        Value::Nil => b"interface {}(nil)".to_vec(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Int(i, IntKind::Uint8) => format!("0x{i:x}").into_bytes(),
+        Value::Int(i, _) => i.to_string().into_bytes(),
+        Value::Float(f) => format_float(*f, 'g', None).into_bytes(),
+        Value::Str(s) => quote_go(s).into_bytes(),
+        Value::List(_, _, true) => format!("{}(nil)", v.type_name()).into_bytes(),
+        Value::List(l, _, _) => {
+            let mut out = v.type_name().as_bytes().to_vec();
+            out.push(b'{');
+            for (i, e) in l.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend(go_syntax(e, depth + 1)?);
+            }
+            out.push(b'}');
+            out
+        }
+        Value::Map(m, _) => {
+            let mut out = v.type_name().as_bytes().to_vec();
+            out.push(b'{');
+            for (i, (k, e)) in m.borrow().iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend(quote_go(k).into_bytes());
+                out.push(b':');
+                out.extend(go_syntax(e, depth + 1)?);
+            }
+            out.push(b'}');
+            out
+        }
+    })
 }
 
 fn parse_num(f: &[u8], mut i: usize) -> (Option<usize>, usize) {
@@ -630,7 +696,15 @@ struct Spec {
     prec: Option<usize>,
 }
 
-fn pad(out: &mut Out, body: &[u8], spec: &Spec, zero_ok: bool) -> Result<(), TplError> {
+/// How the `0` flag pads: after a sign (numbers), plainly (text), or not at all.
+#[derive(Clone, Copy, PartialEq)]
+enum Zero {
+    Sign,
+    Plain,
+    Off,
+}
+
+fn pad(out: &mut Out, body: &[u8], spec: &Spec, zero: Zero) -> Result<(), TplError> {
     let n = String::from_utf8_lossy(body).chars().count();
     let w = spec.width.unwrap_or(0);
     if n >= w {
@@ -640,10 +714,10 @@ fn pad(out: &mut Out, body: &[u8], spec: &Spec, zero_ok: bool) -> Result<(), Tpl
     if spec.minus {
         out.push(body)?;
         out.push(&vec![b' '; fill])
-    } else if spec.zero && zero_ok {
+    } else if spec.zero && zero != Zero::Off {
         // Zero padding goes after a sign.
         let (sign, rest) = match body.first() {
-            Some(b'-' | b'+' | b' ') => body.split_at(1),
+            Some(b'-' | b'+' | b' ') if zero == Zero::Sign => body.split_at(1),
             _ => (&body[..0], body),
         };
         out.push(sign)?;
@@ -680,15 +754,21 @@ fn fmt_arg(
     }
     match arg {
         Value::Nil => match verb {
-            'v' => pad(out, b"<nil>", spec, false),
+            // A nil element of a slice or map prints as <nil> whatever the verb.
+            _ if depth > 0 => pad(out, b"<nil>", spec, Zero::Plain),
+            'v' => pad(out, b"<nil>", spec, Zero::Plain),
             _ => bad_verb(out, verb, arg, spec),
         },
         Value::Bool(b) => match verb {
-            'v' | 't' => pad(out, if *b { b"true" } else { b"false" }, spec, false),
+            'v' | 't' => pad(out, if *b { b"true" } else { b"false" }, spec, Zero::Plain),
             _ => bad_verb(out, verb, arg, spec),
         },
         Value::Int(n, _) => fmt_int(out, *n, verb, spec, arg),
         Value::Float(x) => {
+            if verb == 'b' {
+                let s = binary_float(*x);
+                return pad(out, s.as_bytes(), spec, Zero::Sign);
+            }
             if verb == 'x' || verb == 'X' {
                 let mut s = hex_float(*x, spec.prec);
                 if verb == 'X' {
@@ -697,7 +777,7 @@ fn fmt_arg(
                 if !s.starts_with('-') && spec.plus {
                     s.insert(0, '+');
                 }
-                return pad(out, s.as_bytes(), spec, x.is_finite());
+                return pad(out, s.as_bytes(), spec, if x.is_finite() { Zero::Sign } else { Zero::Off });
             }
             let (v, upper) = match verb {
                 'v' | 'g' => ('g', false),
@@ -725,7 +805,7 @@ fn fmt_arg(
                     "Inf".into()
                 };
             }
-            pad(out, s.as_bytes(), spec, x.is_finite())
+            pad(out, s.as_bytes(), spec, if x.is_finite() { Zero::Sign } else { Zero::Off })
         }
         Value::Str(s) => fmt_str(out, s, verb, spec, arg),
         Value::List(l, ..) => {
@@ -775,7 +855,7 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
                 .ok()
                 .and_then(char::from_u32)
                 .unwrap_or('\u{FFFD}');
-            return pad(out, c.to_string().as_bytes(), spec, false);
+            return pad(out, c.to_string().as_bytes(), spec, Zero::Plain);
         }
         'q' => {
             let c = u32::try_from(n)
@@ -785,11 +865,11 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
             let mut s = String::from("'");
             escape_rune(&mut s, c, '\'', spec.plus);
             s.push('\'');
-            return pad(out, s.as_bytes(), spec, false);
+            return pad(out, s.as_bytes(), spec, Zero::Plain);
         }
         'U' => {
-            let s = format!("U+{m:04X}");
-            return pad(out, s.as_bytes(), spec, false);
+            let s = format!("U+{:04X}", n as u64);
+            return pad(out, s.as_bytes(), spec, Zero::Plain);
         }
         _ => return bad_verb(out, verb, arg, spec),
     };
@@ -814,7 +894,7 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
         s.push_str(prefix);
     }
     s.push_str(&digits);
-    pad(out, s.as_bytes(), spec, spec.prec.is_none())
+    pad(out, s.as_bytes(), spec, if spec.prec.is_none() { Zero::Sign } else { Zero::Off })
 }
 
 fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Result<(), TplError> {
@@ -834,8 +914,8 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
         }
     };
     match verb {
-        'v' if spec.sharp => pad(out, quote_go(s).as_bytes(), spec, true),
-        'v' | 's' => pad(out, &trunc(s), spec, true),
+        'v' if spec.sharp => pad(out, quote_go(s).as_bytes(), spec, Zero::Plain),
+        'v' | 's' => pad(out, &trunc(s), spec, Zero::Plain),
         'q' => {
             let t = trunc(s);
             let q = if spec.sharp
@@ -847,7 +927,7 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
             } else {
                 quote_with(&t, '"', spec.plus)
             };
-            pad(out, q.as_bytes(), spec, true)
+            pad(out, q.as_bytes(), spec, Zero::Plain)
         }
         'x' | 'X' => {
             let t = match spec.prec {
@@ -868,7 +948,7 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
                     h.push_str(&format!("{b:02X}"));
                 }
             }
-            pad(out, h.as_bytes(), spec, true)
+            pad(out, h.as_bytes(), spec, Zero::Plain)
         }
         _ => bad_verb(out, verb, arg, spec),
     }
