@@ -130,34 +130,10 @@ const REFUSED: &[&str] = &[
     "round",
     "chunk",
     "mustChunk",
-    "deepCopy",
-    "mustDeepCopy",
-    "deepEqual",
-    "dig",
     "merge",
     "mergeOverwrite",
     "mustMerge",
     "mustMergeOverwrite",
-    "pick",
-    "omit",
-    "pluck",
-    "hello",
-    "base",
-    "dir",
-    "ext",
-    "clean",
-    "isAbs",
-    "osBase",
-    "osClean",
-    "osDir",
-    "osExt",
-    "osIsAbs",
-    "typeIsLike",
-    "untilStep",
-    "seq",
-    "all",
-    "any",
-    "biggest",
 ];
 
 pub fn signature(name: &str) -> Option<Sig> {
@@ -211,7 +187,18 @@ pub fn signature(name: &str) -> Option<Sig> {
         "slice" | "mustSlice" => v(&[Any], Any),
         "until" => s(&[Int]),
         "add" => v(&[], Any),
-        "mul" | "max" | "min" => v(&[Any], Any),
+        "mul" | "max" | "biggest" | "min" => v(&[Any], Any),
+        "all" | "any" | "dig" => v(&[], Any),
+        "deepEqual" => s(&[Any, Any]),
+        "seq" => v(&[], Int),
+        "untilStep" => s(&[Int, Int, Int]),
+        "pluck" => v(&[Str], AnyMap),
+        "pick" | "omit" => v(&[AnyMap], Str),
+        "base" | "dir" | "clean" | "ext" | "isAbs" | "osBase" | "osDir" | "osClean" | "osExt"
+        | "osIsAbs" => s(&[Str]),
+        "hello" => s(&[]),
+        "deepCopy" | "mustDeepCopy" => s(&[Any]),
+        "typeIsLike" => s(&[Str, Any]),
         "sub" | "div" | "mod" => s(&[Any, Any]),
         "kindIs" | "typeIs" => s(&[Str, Any]),
         n if REFUSED.contains(&n) => v(&[], Any),
@@ -715,7 +702,104 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             };
             Ok(Value::Int(r, IntKind::Int64))
         }
-        "max" => Ok(Value::Int(
+        "all" => boolean(a.iter().all(|x| !empty(x))),
+        "any" => boolean(a.iter().any(|x| !empty(x))),
+        "deepEqual" => boolean(deep_equal(&a[0], &a[1], 0)),
+        "untilStep" => {
+            let l = until_step(int(&a[0]), int(&a[1]), int(&a[2]))?;
+            Ok(Value::List(
+                Rc::new(l.into_iter().map(Value::int).collect()),
+                Elem::Int,
+                false,
+            ))
+        }
+        "seq" => {
+            let p: Vec<i64> = a.iter().map(int).collect();
+            let l = match p[..] {
+                [end] => {
+                    let inc = if end < 1 { -1 } else { 1 };
+                    until_step(1, end.saturating_add(inc), inc)?
+                }
+                [start, end] => {
+                    let step = if end < start { -1 } else { 1 };
+                    until_step(start, end.saturating_add(step), step)?
+                }
+                [start, step, end] => {
+                    let inc = if end < start { -1 } else { 1 };
+                    if end < start && step > 0 {
+                        Vec::new()
+                    } else {
+                        until_step(start, end.saturating_add(inc), step)?
+                    }
+                }
+                _ => Vec::new(),
+            };
+            let parts: Vec<String> = l.iter().map(i64::to_string).collect();
+            string(parts.join(" ").into_bytes())
+        }
+        "pluck" => {
+            let key = bytes(&a[0]);
+            let mut out = Vec::new();
+            for d in &a[1..] {
+                if let Some(v) = map_of(d).and_then(|m| m.borrow().get(key).cloned()) {
+                    out.push(v);
+                }
+            }
+            list(out)
+        }
+        "pick" | "omit" => {
+            let keys: Vec<&[u8]> = a[1..].iter().map(bytes).collect();
+            let mut out = BTreeMap::new();
+            if let Some(m) = map_of(&a[0]) {
+                for (k, v) in m.borrow().iter() {
+                    if keys.contains(&&k[..]) == (name == "pick") {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Ok(Value::map(out, Elem::Any))
+        }
+        "dig" => {
+            if a.len() < 3 {
+                return Err(msg("dig needs at least three arguments"));
+            }
+            let bad =
+                || msg("interface conversion: dig needs string keys and a map[string]interface {}");
+            let mut cur = match &a[a.len() - 1] {
+                v @ Value::Map(_, Elem::Any) => v.clone(),
+                _ => return Err(bad()),
+            };
+            let def = a[a.len() - 2].clone();
+            let keys = &a[..a.len() - 2];
+            for (i, k) in keys.iter().enumerate() {
+                let Value::Str(k) = k else { return Err(bad()) };
+                let step = match &cur {
+                    Value::Map(m, Elem::Any) => m.borrow().get(&k[..]).cloned(),
+                    _ => return Err(bad()),
+                };
+                match step {
+                    None => return Ok(def),
+                    Some(v) if i + 1 == keys.len() => return Ok(v),
+                    Some(v) => cur = v,
+                }
+            }
+            Ok(def)
+        }
+        "base" | "osBase" => string(text::path_base(bytes(&a[0]))),
+        "dir" | "osDir" => string(text::path_dir(bytes(&a[0]))),
+        "clean" | "osClean" => string(text::path_clean(bytes(&a[0]))),
+        "ext" | "osExt" => string(text::path_ext(bytes(&a[0])).to_vec()),
+        "isAbs" | "osIsAbs" => boolean(bytes(&a[0]).starts_with(b"/")),
+        "hello" => string(b"Hello!".to_vec()),
+        "deepCopy" | "mustDeepCopy" => match &a[0] {
+            Value::Nil if name == "deepCopy" => {
+                Err(msg("reflect: call of reflect.Value.Type on zero Value"))
+            }
+            Value::Nil => Err(msg("copy: cannot copy nil")),
+            v => deep_copy(v, 0),
+        },
+        "typeIsLike" => boolean(bytes(&a[0]) == a[1].type_name().as_bytes()),
+        "max" | "biggest" => Ok(Value::Int(
             a.iter().map(to_int64).max().unwrap_or(0),
             IntKind::Int64,
         )),
@@ -775,6 +859,63 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
             "function {other:?} is not supported in templates"
         ))),
     }
+}
+
+fn deep_copy(v: &Value, depth: usize) -> R {
+    if depth > 64 {
+        return Err(FnError::Limit);
+    }
+    Ok(match v {
+        Value::List(l, e, nil) => Value::List(
+            Rc::new(
+                l.iter()
+                    .map(|x| deep_copy(x, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            *e,
+            *nil,
+        ),
+        Value::Map(m, e) => {
+            let mut out = BTreeMap::new();
+            for (k, x) in m.borrow().iter() {
+                out.insert(k.clone(), deep_copy(x, depth + 1)?);
+            }
+            Value::map(out, *e)
+        }
+        other => other.clone(),
+    })
+}
+
+/// Sprig's `untilStep`.
+fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, FnError> {
+    let mut v = Vec::new();
+    let mut i = start;
+    if stop < start {
+        if step >= 0 {
+            return Ok(v);
+        }
+        while i > stop {
+            v.push(i);
+            check_list(v.len())?;
+            i = match i.checked_add(step) {
+                Some(n) => n,
+                None => break,
+            };
+        }
+        return Ok(v);
+    }
+    if step <= 0 {
+        return Ok(v);
+    }
+    while i < stop {
+        v.push(i);
+        check_list(v.len())?;
+        i = match i.checked_add(step) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    Ok(v)
 }
 
 fn json_out(name: &str, r: Option<Vec<u8>>) -> R {

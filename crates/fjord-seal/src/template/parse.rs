@@ -261,7 +261,10 @@ impl<'a> Lexer<'a> {
             run(&mut j, "0123456789_");
         }
         if j < b.len() && b[j] == b'i' {
-            return Err(self.err(start, "complex numbers are not supported"));
+            return Err(TplError::unsupported(
+                self.base + start,
+                "complex number constants",
+            ));
         }
         self.i = j;
         if self.peek().is_some_and(is_alnum) {
@@ -733,10 +736,10 @@ impl<'f> State<'f> {
                             continue;
                         }
                         _ => {
-                            return Err(TplError::at(
+                            return Err(TplError::unsupported(
                                 pos,
                                 format!(
-                                    "{{{{{kw}}}}} is not supported: templates cannot define or call other templates"
+                                    "{{{{{kw}}}}}: templates cannot define or call other templates"
                                 ),
                             ));
                         }

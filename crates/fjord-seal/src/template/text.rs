@@ -1129,6 +1129,76 @@ pub fn quote_meta(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `path.Clean`.
+pub fn path_clean(p: &[u8]) -> Vec<u8> {
+    if p.is_empty() {
+        return b".".to_vec();
+    }
+    let rooted = p[0] == b'/';
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for seg in p.split(|b| *b == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                if parts.last().is_some_and(|l| *l != b"..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push(seg);
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let mut out = Vec::new();
+    if rooted {
+        out.push(b'/');
+    }
+    out.extend(parts.join(&b'/'));
+    if out.is_empty() {
+        out.push(b'.');
+    }
+    out
+}
+
+/// `path.Base`.
+pub fn path_base(p: &[u8]) -> Vec<u8> {
+    if p.is_empty() {
+        return b".".to_vec();
+    }
+    let mut p = p;
+    while let [rest @ .., b'/'] = p {
+        p = rest;
+    }
+    if let Some(i) = p.iter().rposition(|b| *b == b'/') {
+        p = &p[i + 1..];
+    }
+    if p.is_empty() {
+        return b"/".to_vec();
+    }
+    p.to_vec()
+}
+
+/// `path.Dir`.
+pub fn path_dir(p: &[u8]) -> Vec<u8> {
+    let dir = match p.iter().rposition(|b| *b == b'/') {
+        Some(i) => &p[..=i],
+        None => &p[..0],
+    };
+    path_clean(dir)
+}
+
+/// `path.Ext`.
+pub fn path_ext(p: &[u8]) -> &[u8] {
+    for i in (0..p.len()).rev() {
+        match p[i] {
+            b'/' => break,
+            b'.' => return &p[i..],
+            _ => {}
+        }
+    }
+    &[]
+}
+
 /// `url.QueryEscape`.
 pub fn query_escape(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

@@ -286,7 +286,9 @@ fn binary_float(f: f64) -> String {
     let neg = if bits >> 63 == 1 { "-" } else { "" };
     let e = ((bits >> 52) & 0x7ff) as i64;
     let mut m = bits & ((1 << 52) - 1);
-    let exp = if e == 0 { -1074 } else {
+    let exp = if e == 0 {
+        -1074
+    } else {
         m |= 1 << 52;
         e - 1075
     };
@@ -777,7 +779,12 @@ fn fmt_arg(
                 if !s.starts_with('-') && spec.plus {
                     s.insert(0, '+');
                 }
-                return pad(out, s.as_bytes(), spec, if x.is_finite() { Zero::Sign } else { Zero::Off });
+                return pad(
+                    out,
+                    s.as_bytes(),
+                    spec,
+                    if x.is_finite() { Zero::Sign } else { Zero::Off },
+                );
             }
             let (v, upper) = match verb {
                 'v' | 'g' => ('g', false),
@@ -805,7 +812,12 @@ fn fmt_arg(
                     "Inf".into()
                 };
             }
-            pad(out, s.as_bytes(), spec, if x.is_finite() { Zero::Sign } else { Zero::Off })
+            pad(
+                out,
+                s.as_bytes(),
+                spec,
+                if x.is_finite() { Zero::Sign } else { Zero::Off },
+            )
         }
         Value::Str(s) => fmt_str(out, s, verb, spec, arg),
         Value::List(l, ..) => {
@@ -894,7 +906,16 @@ fn fmt_int(out: &mut Out, n: i64, verb: char, spec: &Spec, arg: &Value) -> Resul
         s.push_str(prefix);
     }
     s.push_str(&digits);
-    pad(out, s.as_bytes(), spec, if spec.prec.is_none() { Zero::Sign } else { Zero::Off })
+    pad(
+        out,
+        s.as_bytes(),
+        spec,
+        if spec.prec.is_none() {
+            Zero::Sign
+        } else {
+            Zero::Off
+        },
+    )
 }
 
 fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Result<(), TplError> {
