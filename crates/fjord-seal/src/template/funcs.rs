@@ -862,7 +862,7 @@ pub fn call(name: &str, a: Vec<Value>) -> R {
 }
 
 fn deep_copy(v: &Value, depth: usize) -> R {
-    if depth > 64 {
+    if depth > 300 {
         return Err(FnError::Limit);
     }
     Ok(match v {
@@ -1187,7 +1187,7 @@ fn compare_lt(a: &Value, b: &Value) -> Result<bool, FnError> {
 
 /// `reflect.DeepEqual` for template values.
 fn deep_equal(a: &Value, b: &Value, depth: usize) -> bool {
-    if depth > 64 {
+    if depth > 300 {
         return false;
     }
     match (a, b) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::value::{Elem, MAX_OUTPUT, Value, format_float, runes};
 
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 300;
 
 /// None where Go's Marshal fails (NaN, infinities, nesting too deep).
 pub fn encode(v: &Value, html: bool, indent: Option<&str>) -> Option<Vec<u8>> {

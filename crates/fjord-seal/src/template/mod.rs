@@ -100,8 +100,11 @@ pub fn render(template: &str, items: &BTreeMap<String, SecretValue>) -> Result<V
         .iter()
         .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
         .collect();
-    let dot = exec::data_value(&data);
-    exec::execute(&nodes, dot).map_err(|e| e.into_error(template))
+    value::with_map_cleanup(|| {
+        let dot = exec::data_value(&data);
+        exec::execute(&nodes, dot)
+    })
+    .map_err(|e| e.into_error(template))
 }
 
 #[cfg(test)]

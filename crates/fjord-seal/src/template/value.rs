@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::TplError;
 
 /// Nesting beyond this while formatting is refused (maps can be made to contain themselves).
-const MAX_NESTING: usize = 64;
+const MAX_NESTING: usize = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntKind {
@@ -26,6 +26,29 @@ pub enum Elem {
 }
 
 pub type MapRef = Rc<RefCell<BTreeMap<Vec<u8>, Value>>>;
+type WeakMap = std::rc::Weak<RefCell<BTreeMap<Vec<u8>, Value>>>;
+
+thread_local! {
+    /// Every map made during a render. `set` can make a map contain itself; emptying them all
+    /// when the render ends breaks such cycles so nothing leaks.
+    static MAPS: RefCell<Vec<WeakMap>> =
+        const { RefCell::new(Vec::new()) };
+}
+
+/// Runs a render and then empties the maps it made.
+pub fn with_map_cleanup<T>(f: impl FnOnce() -> T) -> T {
+    let mark = MAPS.with(|m| m.borrow().len());
+    let out = f();
+    let made: Vec<_> = MAPS.with(|m| m.borrow_mut().split_off(mark));
+    for weak in made {
+        if let Some(m) = weak.upgrade() {
+            // Take the contents out first so dropping them cannot re-enter the borrow.
+            let contents = std::mem::take(&mut *m.borrow_mut());
+            drop(contents);
+        }
+    }
+    out
+}
 
 #[derive(Debug, Clone)]
 pub enum Value {
@@ -66,7 +89,9 @@ impl Value {
     }
 
     pub fn map(m: BTreeMap<Vec<u8>, Value>, elem: Elem) -> Value {
-        Value::Map(Rc::new(RefCell::new(m)), elem)
+        let m = Rc::new(RefCell::new(m));
+        MAPS.with(|maps| maps.borrow_mut().push(Rc::downgrade(&m)));
+        Value::Map(m, elem)
     }
 
     /// The Go type name, for messages and `typeOf`.
@@ -972,5 +997,33 @@ fn fmt_str(out: &mut Out, s: &[u8], verb: char, spec: &Spec, arg: &Value) -> Res
             pad(out, h.as_bytes(), spec, Zero::Plain)
         }
         _ => bad_verb(out, verb, arg, spec),
+    }
+}
+
+/// Values nest as deep as a template makes them (a loop can wrap a list in a list many times);
+/// dropping them iteratively keeps deep nesting from exhausting the stack.
+impl Drop for Value {
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        take_children(self, &mut stack);
+        while let Some(mut v) = stack.pop() {
+            take_children(&mut v, &mut stack);
+        }
+    }
+}
+
+fn take_children(v: &mut Value, stack: &mut Vec<Value>) {
+    match v {
+        Value::List(rc, ..) => {
+            if let Some(items) = Rc::get_mut(rc) {
+                stack.append(items);
+            }
+        }
+        Value::Map(rc, _) if Rc::strong_count(rc) == 1 => {
+            if let Ok(mut m) = rc.try_borrow_mut() {
+                stack.extend(std::mem::take(&mut *m).into_values());
+            }
+        }
+        _ => {}
     }
 }
