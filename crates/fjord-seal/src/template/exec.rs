@@ -285,13 +285,9 @@ impl Exec {
         }
     }
 
-    /// A parenthesised pipeline keeps its variables local.
+    /// A parenthesised pipeline; as in Go, its declarations stay visible afterwards.
     fn nested(&mut self, dot: &Value, p: &Pipe) -> Result<Value, TplError> {
-        let mark = self.vars.len();
-        let v = self.pipeline(dot, p)?;
-        // Declarations inside parentheses stay visible afterwards in Go; keep them.
-        let _ = mark;
-        Ok(v)
+        self.pipeline(dot, p)
     }
 
     fn field_chain(

@@ -1,15 +1,23 @@
 //! `spec.template.data`: Go text/template with the Sprig functions, as the Sealed Secrets
 //! controller renders it (`sealedsecret_expansion.go`). The template's dot is the map of
-//! decrypted items as strings.
+//! decrypted items as strings; item bytes that are not UTF-8 pass through unchanged.
 //!
-//! Supported: the whole action language except `define`, `template` and `block` (pipelines,
-//! parentheses, variables, literals, `if`/`else if`/`with`/`else with`/`range` with `break`
-//! and `continue`, whitespace trimming, comments), Go's builtins and the deterministic Sprig
-//! functions. Refused with [`Error::Unsupported`]: `define`/`template`/`block`, Sprig's random,
-//! time, crypto-material and network functions, and `htpasswd` (its salt is random).
+//! Supported: the action language (pipelines, parentheses, variables and assignment, string,
+//! raw string, character, number, bool and nil literals, `if`/`else if`/`with`/`else with`/
+//! `range` over lists, maps (sorted keys) and integers, `break`, `continue`, comments and
+//! whitespace trimming), Go's builtins with `fmt`'s verbs, and Sprig's string, encoding, hash,
+//! list, dict, default, JSON, regexp, conversion, integer math and path functions, with the
+//! output Go gives, `<no value>` for missing keys included. `env`, `expandenv` and
+//! `getHostByName` are absent, as in the controller.
 //!
-//! Errors name a line, a column and a function or construct, never a value: values may be
-//! plaintext.
+//! Refused (an [`Error::Template`] marked `unsupported`): `define`, `template` and `block`;
+//! complex constants; Sprig's random, time, key and certificate generation, encryption,
+//! `htpasswd`/`bcrypt` (random salts), `semver*`, `url*`, float math (`addf`..., `ceil`,
+//! `floor`, `round`, `toDecimal`), `chunk` and `merge*`.
+//!
+//! Errors name a line, a byte column and a function or construct, never a value: values may be
+//! plaintext. Output, loops and nesting are bounded, so no template can exhaust memory, time
+//! or the stack.
 
 mod exec;
 mod funcs;

@@ -772,7 +772,7 @@ impl<'f> State<'f> {
         let mark = self.vars.len();
         let (at, len, toks) = match &self.items[item_k] {
             Item::Action(at, len, toks) => (*at, *len, toks.clone()),
-            Item::Text(_) => unreachable!("control starts at an action"),
+            Item::Text(_) => return Err(TplError::at(pos, "malformed control structure")),
         };
         let mut p = Parser {
             toks,
