@@ -34,41 +34,95 @@ fn to_title(c: char) -> char {
     }
 }
 
-/// `unicode.IsUpper` (category Lu): Rust's `is_uppercase` also counts Other_Uppercase.
+/// Unicode general categories, as Go's `unicode` package tests them, read from the regex
+/// crate's tables.
+mod category {
+    use std::sync::OnceLock;
+
+    use regex::Regex;
+
+    pub struct Classes {
+        pub upper: Regex,
+        pub lower: Regex,
+        pub letter: Regex,
+        pub number: Regex,
+        pub digit: Regex,
+        pub punct: Regex,
+        pub graphic: Regex,
+    }
+
+    pub fn get() -> &'static Classes {
+        static C: OnceLock<Classes> = OnceLock::new();
+        C.get_or_init(|| {
+            let re = |p: &str| Regex::new(p).expect("constant Unicode class pattern");
+            Classes {
+                upper: re(r"^\p{Lu}$"),
+                lower: re(r"^\p{Ll}$"),
+                letter: re(r"^\p{L}$"),
+                number: re(r"^\p{N}$"),
+                digit: re(r"^\p{Nd}$"),
+                punct: re(r"^\p{P}$"),
+                graphic: re(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$"),
+            }
+        })
+    }
+
+    pub fn test(re: &Regex, c: char) -> bool {
+        let mut buf = [0; 4];
+        re.is_match(c.encode_utf8(&mut buf))
+    }
+}
+
+/// `unicode.IsUpper` (category Lu).
 fn is_upper(c: char) -> bool {
-    c.is_uppercase()
-        && !matches!(c as u32, 0x2160..=0x216F | 0x24B6..=0x24CF | 0x1F130..=0x1F149 | 0x1F150..=0x1F169 | 0x1F170..=0x1F189)
+    if c.is_ascii() {
+        return c.is_ascii_uppercase();
+    }
+    category::test(&category::get().upper, c)
 }
 
+/// `unicode.IsLower` (category Ll).
 fn is_lower(c: char) -> bool {
-    c.is_lowercase()
-        && c.is_alphabetic()
-        && !matches!(c as u32, 0x2170..=0x217F | 0x24D0..=0x24E9 | 0xAA | 0xBA | 0x2B0..=0x2B8 | 0x2C0..=0x2C1 | 0x2E0..=0x2E4 | 0x345 | 0x37A)
+    if c.is_ascii() {
+        return c.is_ascii_lowercase();
+    }
+    category::test(&category::get().lower, c)
 }
 
+/// `unicode.IsLetter` (category L).
 fn is_letter(c: char) -> bool {
-    c.is_alphabetic() && !matches!(c as u32, 0x345 | 0x2160..=0x2188 | 0x24B6..=0x24E9)
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    category::test(&category::get().letter, c)
 }
 
+/// `unicode.IsNumber` (category N).
 fn is_number(c: char) -> bool {
-    c.is_numeric()
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    category::test(&category::get().number, c)
 }
 
+/// `unicode.IsSpace`: the White_Space property, which Rust's `is_whitespace` follows.
 pub fn is_space(c: char) -> bool {
     c.is_whitespace()
 }
 
+/// `unicode.IsPunct` (category P).
 fn is_punct(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_punctuation()
-            && !matches!(c, '$' | '+' | '<' | '=' | '>' | '^' | '`' | '|' | '~');
-    }
-    // Outside ASCII: general punctuation blocks and common punctuation characters.
-    matches!(c as u32,
-        0xA1 | 0xA7 | 0xAB | 0xB6 | 0xB7 | 0xBB | 0xBF | 0x37E | 0x387
-        | 0x2010..=0x2027 | 0x2030..=0x2043 | 0x2045..=0x2051 | 0x2053..=0x205E
-        | 0x3001..=0x3003 | 0x3008..=0x3011 | 0x3014..=0x301F | 0xFF01..=0xFF03 | 0xFF05..=0xFF0A
-        | 0xFF0C..=0xFF0F | 0xFF1A | 0xFF1B | 0xFF1F | 0xFF20 | 0xFF3B..=0xFF3D | 0xFF3F | 0xFF5B | 0xFF5D)
+    category::test(&category::get().punct, c)
+}
+
+/// `unicode.IsPrint`: graphic characters and the ASCII space only.
+pub fn is_print(c: char) -> bool {
+    c == ' ' || (!c.is_whitespace() && category::test(&category::get().graphic, c))
+}
+
+/// xstrings' `isAlphabet`: letters other than the CJK ideographs.
+fn is_alphabet(c: char) -> bool {
+    is_letter(c) && !matches!(c as u32, 0x4E00..=0x9FCC | 0x3400..=0x4D85 | 0x20000..=0x2B81D)
 }
 
 /// `strings.Map` with Go's replacement of invalid UTF-8 by U+FFFD.
@@ -142,7 +196,7 @@ pub fn title(s: &[u8]) -> Vec<u8> {
         let sep = if prev.is_ascii() {
             !(prev.is_ascii_alphanumeric() || prev == '_')
         } else {
-            !(is_letter(prev) || is_number(prev)) && is_space(prev)
+            !(is_letter(prev) || category::test(&category::get().digit, prev)) && is_space(prev)
         };
         push_char(&mut out, if sep { to_title(c) } else { c });
         prev = c;
@@ -439,15 +493,15 @@ fn next_word(s: &[u8]) -> (Word, &[u8], &[u8]) {
                     offset += size;
                     rem = &rem[size..];
                 }
-                if !rem.is_empty() && is_letter(r) {
+                if !rem.is_empty() && is_alphabet(r) {
                     offset -= prev_size;
                 }
-            } else if is_letter(r) {
+            } else if is_alphabet(r) {
                 offset += size;
                 rem = &rem[size..];
                 while !rem.is_empty() {
                     (r, size) = next_valid(rem, r);
-                    if !is_letter(r) || is_upper(r) {
+                    if !is_alphabet(r) || is_upper(r) {
                         break;
                     }
                     offset += size;
@@ -455,12 +509,12 @@ fn next_word(s: &[u8]) -> (Word, &[u8], &[u8]) {
                 }
             }
         }
-    } else if is_letter(r) {
+    } else if is_alphabet(r) {
         wt = Word::Alpha;
         rem = &rem[size..];
         while !rem.is_empty() {
             (r, size) = next_valid(rem, r);
-            if !is_letter(r) || is_upper(r) {
+            if !is_alphabet(r) || is_upper(r) {
                 break;
             }
             offset += size;
@@ -482,7 +536,7 @@ fn next_word(s: &[u8]) -> (Word, &[u8], &[u8]) {
         rem = &rem[size..];
         while !rem.is_empty() {
             (r, size) = next_valid(rem, r);
-            if size == 0 || is_connector(r) || is_letter(r) || is_number(r) || is_punct(r) {
+            if size == 0 || is_connector(r) || is_alphabet(r) || is_number(r) || is_punct(r) {
                 break;
             }
             offset += size;

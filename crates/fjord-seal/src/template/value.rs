@@ -459,24 +459,8 @@ pub fn runes(b: &[u8]) -> impl Iterator<Item = (char, usize, bool)> + '_ {
     })
 }
 
-/// Go's `unicode.IsPrint` approximated by Unicode general categories Rust exposes.
 fn is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(c as u32, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x8E2 | 0x180E | 0x200B..=0x200F
-        | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0xE000..=0xF8FF | 0xD800..=0xDFFF
-        | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
-        && !(0xF0000..).contains(&(c as u32))
-        && !is_unassigned_guess(c)
-}
-
-fn is_unassigned_guess(c: char) -> bool {
-    let u = c as u32;
-    (0xFDD0..=0xFDEF).contains(&u) || (u & 0xFFFE) == 0xFFFE
+    super::text::is_print(c)
 }
 
 /// `strconv.Quote`.
