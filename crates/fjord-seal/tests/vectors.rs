@@ -11,9 +11,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Cases we knowingly do not pass, with the reason.
-/// Cases we knowingly do not pass, with the reason. `template-data` passes through the
-/// supported subset ({{ .item }}); Sprig functions and pipelines remain unsupported.
+/// Cases we knowingly do not pass, with the reason: none.
 const GAPS: &[(&str, &str)] = &[];
 
 fn dir() -> PathBuf {
