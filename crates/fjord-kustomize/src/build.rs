@@ -39,7 +39,7 @@ impl Accumulator {
     pub fn new() -> Self {
         Accumulator {
             resources: Vec::new(),
-            config: TransformerConfig::defaults(),
+            config: TransformerConfig::default(),
             vars: Vec::new(),
             ids: None,
         }
@@ -136,6 +136,7 @@ fn merge_meta(res: &mut Resource, old: &Resource) {
     res.build.prev = old.build.prev.clone();
     res.build.prefixes = old.build.prefixes.clone();
     res.build.suffixes = old.build.suffixes.clone();
+    res.build.ref_vars = old.build.ref_vars.clone();
 }
 
 pub fn load_kustomization(ldr: &Loader) -> Result<(PathBuf, Kustomization)> {
@@ -298,16 +299,28 @@ impl Builder {
             self.accumulate_one(ldr, rel, &mut acc)
                 .context_with(|| "accumulating resources".to_string())?;
         }
-        let mut cfg = TransformerConfig::default();
-        for c in &k.configurations {
-            let (path, text) = ldr.read_string(c)?;
-            cfg.merge(&TransformerConfig::parse(&text, &path)?)?;
-        }
-        for c in &k.crds {
-            let (path, text) = ldr.read_string(c)?;
-            cfg.merge(&crate::crds::config_from_crds(&text, &path)?)?;
+        // As kustomize: the defaults merged with this level's
+        // configurations, then merged into what the accumulator holds, then
+        // the CRDs' rules. Each merge drops specs made redundant by earlier
+        // ones, so the order matters.
+        let mut cfg = TransformerConfig::defaults();
+        if !k.configurations.is_empty() {
+            let mut custom = TransformerConfig::default();
+            for c in &k.configurations {
+                let (path, text) = ldr.read_string(c)?;
+                custom.merge(&TransformerConfig::parse(&text, &path)?)?;
+            }
+            cfg.merge(&custom)?;
         }
         acc.config.merge(&cfg)?;
+        if !k.crds.is_empty() {
+            let mut crd_cfg = TransformerConfig::default();
+            for c in &k.crds {
+                let (path, text) = ldr.read_string(c)?;
+                crd_cfg.merge(&crate::crds::config_from_crds(&text, &path)?)?;
+            }
+            acc.config.merge(&crd_cfg)?;
+        }
         acc.ids = None;
         self.run_generators(ldr, k, &mut acc)?;
         acc.ids = None;
@@ -337,9 +350,8 @@ impl Builder {
         acc.ids = None;
         self.run_transformers(ldr, k, &mut acc)?;
         acc.ids = None;
-        for v in &k.vars {
-            vars::add(&mut acc.vars, v.clone())?;
-        }
+        vars::bind(&mut acc.resources, &mut acc.vars, &k.vars)
+            .context_with(|| "merging vars".into())?;
         Ok(acc)
     }
 

@@ -55,20 +55,19 @@ impl FieldSpec {
         }
     }
 
-    /// Path with its `[]` sequence markers removed: traversal descends into
-    /// sequences anyway.
-    fn norm_path(&self) -> String {
-        self.path.replace("[]", "")
-    }
-
-    fn same_target(&self, o: &FieldSpec) -> bool {
-        self.gvk() == o.gvk() && self.norm_path() == o.norm_path()
-    }
 }
 
+/// Merges `incoming` into `into` as kustomize's `FsSlice.MergeAll` does: an
+/// incoming spec is dropped when an existing one with the same path is
+/// selected by its gvk (so `{kind: Deployment, path: metadata/name}` makes a
+/// later gvk-less `metadata/name` redundant); specs that agree on that key but
+/// not on `create` conflict.
 pub fn merge_specs(into: &mut Vec<FieldSpec>, incoming: &[FieldSpec]) -> Result<()> {
     for x in incoming {
-        match into.iter().find(|s| s.same_target(x)) {
+        let existing = into.iter().find(|s| {
+            s.path == x.path && s.gvk().is_selected_by(&x.group, &x.version, &x.kind)
+        });
+        match existing {
             Some(s) if s.create != x.create => {
                 return Err(Error::invalid(format!(
                     "conflicting fieldspecs for path '{}' of kind '{}'",

@@ -25,22 +25,36 @@ struct Index {
     by_prev_name: HashMap<String, Vec<usize>>,
 }
 
-fn role_binding_namespaces(r: &Resource) -> Vec<String> {
-    if !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
-        return Vec::new();
+/// Namespaces of the ServiceAccounts a RoleBinding names: objects there may
+/// be referred to from the binding's namespace. A subject whose namespace
+/// is present but not a string (`namespace:` left blank) is an error, as in
+/// kustomize.
+fn role_binding_namespaces(r: &Resource) -> Result<Vec<String>> {
+    if r.kind() != "RoleBinding" {
+        return Ok(Vec::new());
     }
     let Some(Value::Array(subjects)) = r.obj.get("subjects") else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    subjects
-        .iter()
-        .filter(|s| s.get("kind").and_then(Value::as_str) == Some("ServiceAccount"))
-        .filter_map(|s| {
-            s.get("namespace")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect()
+    let mut out = Vec::new();
+    for s in subjects {
+        let (Some(ns), Some(kind)) = (s.get("namespace"), s.get("kind")) else {
+            continue;
+        };
+        if kind.as_str() != Some("ServiceAccount") {
+            continue;
+        }
+        match ns.as_str() {
+            Some(n) => out.push(n.to_string()),
+            None => {
+                return Err(Error::invalid(format!(
+                    "Invalid Input: namespace is blank for resource \"{}\"",
+                    r.cur_id()
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 struct Referrer {
@@ -89,7 +103,7 @@ pub fn fix(resources: &mut [Resource], config: &TransformerConfig) -> Result<()>
         let referrer = Referrer {
             cur: r.cur_id(),
             build: r.build.clone(),
-            rb_namespaces: role_binding_namespaces(r),
+            rb_namespaces: role_binding_namespaces(r)?,
             role_ref_gvk: r.obj.get("roleRef").and_then(|rr| {
                 Some(Gvk {
                     group: rr.get("apiGroup")?.as_str()?.to_string(),

@@ -40,6 +40,7 @@ fn check_builtin(c: &Resource, field: &str) -> Result<()> {
 pub fn generate(c: &Resource, ldr: &Loader) -> Result<Vec<Resource>> {
     check_builtin(c, "generators")?;
     let kind = match c.kind() {
+        "IAMPolicyGenerator" => return iam_policy(c),
         "ConfigMapGenerator" => GenKind::ConfigMap,
         "SecretGenerator" => GenKind::Secret,
         other => {
@@ -57,6 +58,52 @@ pub fn generate(c: &Resource, ldr: &Loader) -> Result<Vec<Resource>> {
         args.namespace = c.namespace().to_string();
     }
     Ok(vec![generators::generate(kind, &args, None, ldr)?])
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct IamPolicyConfig {
+    cloud: String,
+    kubernetes_service: IamKubernetesService,
+    service_account: IamServiceAccount,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct IamKubernetesService {
+    name: String,
+    namespace: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct IamServiceAccount {
+    name: String,
+    project_id: String,
+}
+
+/// `IAMPolicyGenerator`: a ServiceAccount bound to a cloud identity (only
+/// GKE workload identity exists). Kustomize fills a YAML template with the
+/// values and parses it, so they are read as YAML here too.
+fn iam_policy(c: &Resource) -> Result<Vec<Resource>> {
+    let p: IamPolicyConfig = config(c)?;
+    if p.cloud != "gke" {
+        return Err(Error::Object {
+            object: c.cur_id().to_string(),
+            message: format!("cloud provider {} not supported yet", p.cloud),
+        });
+    }
+    let mut text = format!(
+        "\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    \
+         iam.gke.io/gcp-service-account: {}@{}.iam.gserviceaccount.com\n  name: {}\n",
+        p.service_account.name, p.service_account.project_id, p.kubernetes_service.name
+    );
+    if !p.kubernetes_service.namespace.is_empty() {
+        text.push_str(&format!("\n  namespace: {}", p.kubernetes_service.namespace));
+    }
+    let source = std::path::PathBuf::from(format!("<{}>", c.cur_id()));
+    let docs = crate::yaml::parse_documents(&text, &source)?;
+    crate::build::to_resources(docs, &source)
 }
 
 #[derive(Deserialize, Default)]

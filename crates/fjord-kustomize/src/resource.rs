@@ -189,6 +189,8 @@ pub struct BuildInfo {
     pub allow_kind_change: bool,
     /// Set once a name-reference has been resolved to this object.
     pub referenced: bool,
+    /// Names of the vars whose values are read from this object.
+    pub ref_vars: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use crate::config::TransformerConfig;
 use crate::error::{Error, Result};
 use crate::fieldspec::{self, parse_field_path};
 use crate::kustomization::Var;
-use crate::resource::{Gvk, Resource};
+use crate::resource::{Gvk, ResId, Resource};
 
 pub fn add(vars: &mut Vec<Var>, v: Var) -> Result<()> {
     if vars.iter().any(|x| x.name == v.name) {
@@ -19,9 +19,9 @@ pub fn add(vars: &mut Vec<Var>, v: Var) -> Result<()> {
     Ok(())
 }
 
-fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
+fn objref_gvk(v: &Var) -> Gvk {
     let o = &v.objref;
-    let want = if !o.api_version.is_empty() {
+    if !o.api_version.is_empty() {
         Gvk::from_api_version(&o.api_version, &o.kind)
     } else {
         Gvk {
@@ -29,34 +29,55 @@ fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
             version: o.version.clone(),
             kind: o.kind.clone(),
         }
-    };
-    let hits: Vec<&Resource> = rs
-        .iter()
-        .filter(|r| {
-            let mut ids = r.prev_ids();
-            ids.push(r.cur_id());
-            ids.iter().any(|id| {
-                id.gvk
-                    .is_selected_by(&want.group, &want.version, &want.kind)
-                    && id.name == o.name
-                    && (o.namespace.is_empty() || id.effective_namespace() == o.namespace)
-            })
-        })
-        .collect();
-    let r = match hits.len() {
-        1 => hits[0],
-        0 => {
-            return Err(Error::invalid(format!(
-                "var '{}' cannot be mapped to a field in the set of known resources",
-                v.name
-            )));
+    }
+}
+
+/// Binds this level's vars to the objects they name, as kustomize's
+/// `MergeVars` does once a kustomization's transformers have run: the
+/// object is found by any of its ids (current or earlier), by exact
+/// group/version/kind and name, and by namespace only when the var gives
+/// one (or the kind is cluster-scoped). The binding survives later renames.
+pub fn bind(rs: &mut [Resource], vars: &mut Vec<Var>, incoming: &[Var]) -> Result<()> {
+    for v in incoming {
+        let want = ResId {
+            gvk: objref_gvk(v),
+            name: v.objref.name.clone(),
+            namespace: v.objref.namespace.clone(),
+        };
+        let with_ns = !want.namespace.is_empty() || want.gvk.is_cluster_scoped();
+        let matches = |id: &ResId| {
+            id.gvk == want.gvk
+                && id.name == want.name
+                && (!with_ns || id.effective_namespace() == want.effective_namespace())
+        };
+        let hits: Vec<usize> = rs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches(&r.cur_id()) || r.prev_ids().iter().any(|id| matches(id)))
+            .map(|(i, _)| i)
+            .collect();
+        match hits.as_slice() {
+            [] => {}
+            [i] => rs[*i].build.ref_vars.push(v.name.clone()),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "found {} resId matches for var {} (unable to disambiguate)",
+                    hits.len(),
+                    v.name
+                )));
+            }
         }
-        n => {
-            return Err(Error::invalid(format!(
-                "found {n} resId matches for var {} (unable to disambiguate)",
-                v.name
-            )));
-        }
+        add(vars, v.clone())?;
+    }
+    Ok(())
+}
+
+fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
+    let Some(r) = rs.iter().find(|r| r.build.ref_vars.iter().any(|n| *n == v.name)) else {
+        return Err(Error::invalid(format!(
+            "var '{}' cannot be mapped to a field in the set of known resources",
+            v.name
+        )));
     };
     let path = if v.fieldref.fieldpath.is_empty() {
         "metadata.name"
