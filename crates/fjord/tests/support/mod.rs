@@ -3,6 +3,7 @@
 
 pub mod fjord_sealed;
 pub mod gitops;
+pub mod upstream_sealed;
 
 use std::path::Path;
 use std::process::{Command, Output};
