@@ -203,7 +203,9 @@ impl UpstreamController {
             }
         }
         panic!(
-            "the upstream sealed-secrets controller did not start in namespace {namespace}: {last_error}"
+            "the upstream sealed-secrets controller did not start in namespace {namespace} (it runs \
+             under `unshare --mount`, which as non-root needs unprivileged user namespaces): \
+             {last_error}"
         )
     }
 
