@@ -243,8 +243,10 @@ impl Builder {
             // A component built on its own behaves as a kustomization.
             tracing::debug!(dir = %dir.display(), "building a Component directly");
         }
+        // Any build metadata turns origin tracking on (transformations are
+        // recorded against origins); unrequested annotations go at the end.
         let tracking = k.build_metadata.iter().any(|m| m == origin::ORIGIN_OPTION);
-        self.origin = tracking.then(PathBuf::new);
+        self.origin = (!k.build_metadata.is_empty()).then(PathBuf::new);
         self.stack.push(ldr.root().to_path_buf());
         let mut acc = self.accumulate(&ldr, &k, Accumulator::new())?;
         self.stack.pop();
@@ -398,7 +400,7 @@ impl Builder {
     ) -> Result<()> {
         let generated_by = |r: &mut Resource, kind: &str, o: &Option<PathBuf>| {
             if let Some(o) = o {
-                let text = origin::configured(&origin::join(o, &k.file_name), "builtin", kind, "");
+                let text = origin::configured(&origin::join(o, &k.file_name), "builtin", kind, "", "");
                 if !r.annotations().contains_key(origin::ORIGIN_KEY) {
                     r.set_annotation(origin::ORIGIN_KEY, &text);
                 }
@@ -427,7 +429,7 @@ impl Builder {
                         .and_then(origin::path_of)
                         .map(PathBuf::from)
                         .unwrap_or_else(|| origin::join(o, &k.file_name));
-                    origin::configured(&from, c.api_version(), c.kind(), c.name())
+                    origin::configured(&from, c.api_version(), c.kind(), c.name(), c.namespace())
                 });
                 for mut r in plugins::generate(&c, ldr)? {
                     if let Some(text) = &made_by {
@@ -462,6 +464,14 @@ impl Builder {
         acc: &mut Accumulator,
     ) -> Result<()> {
         let cfg = acc.config.clone();
+        // With build metadata on, each built-in transformer is recorded on
+        // every object once it has run.
+        let in_file = self.origin.as_ref().map(|o| origin::join(o, &k.file_name));
+        let note = |rs: &mut [Resource], kind: &str| {
+            if let Some(f) = &in_file {
+                origin::record_transformation(rs, &origin::configured(f, "builtin", kind, "", ""));
+            }
+        };
         let rs = &mut acc.resources;
         for entry in &k.patches_strategic_merge {
             let docs = match ldr.read_string(entry) {
@@ -481,37 +491,74 @@ impl Builder {
                 apply_sm_by_id(rs, &patch)?;
             }
         }
+        if !k.patches_strategic_merge.is_empty() {
+            note(rs, "PatchStrategicMergeTransformer");
+        }
         for p in &k.patches {
             apply_patch(ldr, rs, p)?;
+            note(rs, "PatchTransformer");
         }
-        namespace::apply(rs, &k.namespace, &cfg.namespace)?;
-        names::apply(rs, &k.name_prefix, names::Affix::Prefix, &cfg.name_prefix)?;
-        names::apply(rs, &k.name_suffix, names::Affix::Suffix, &cfg.name_suffix)?;
-        apply_labels(rs, k, &cfg)?;
-        labels::apply(rs, &k.common_annotations, &cfg.common_annotations)?;
+        if !k.namespace.is_empty() {
+            namespace::apply(rs, &k.namespace, &cfg.namespace)?;
+            note(rs, "NamespaceTransformer");
+        }
+        if !k.name_prefix.is_empty() {
+            names::apply(rs, &k.name_prefix, names::Affix::Prefix, &cfg.name_prefix)?;
+            note(rs, "PrefixTransformer");
+        }
+        if !k.name_suffix.is_empty() {
+            names::apply(rs, &k.name_suffix, names::Affix::Suffix, &cfg.name_suffix)?;
+            note(rs, "SuffixTransformer");
+        }
+        apply_labels(rs, k, &cfg, &note)?;
+        if !k.common_annotations.is_empty() {
+            labels::apply(rs, &k.common_annotations, &cfg.common_annotations)?;
+            note(rs, "AnnotationsTransformer");
+        }
         for p in &k.patches_json6902 {
             apply_patch(ldr, rs, p)?;
+            note(rs, "PatchJson6902Transformer");
         }
         for r in &k.replicas {
             replicas::apply(rs, r, &cfg.replicas)?;
+            note(rs, "ReplicaCountTransformer");
         }
         for i in &k.images {
             images::apply(rs, i, &cfg.images)?;
+            note(rs, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
             replacements::apply(rs, &k.replacements, ldr)?;
+            note(rs, "ReplacementTransformer");
         }
         if !k.transformers.is_empty() {
             let configs = self.plugin_configs(ldr, &k.transformers)?;
             for c in configs {
                 plugins::transform(&c, ldr, &mut acc.resources, &cfg)?;
+                if let Some(f) = &in_file {
+                    let from = c
+                        .annotations()
+                        .get(origin::ORIGIN_KEY)
+                        .and_then(Value::as_str)
+                        .and_then(origin::path_of)
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| f.clone());
+                    let text =
+                        origin::configured(&from, c.api_version(), c.kind(), c.name(), c.namespace());
+                    origin::record_transformation(&mut acc.resources, &text);
+                }
             }
         }
         Ok(())
     }
 }
 
-fn apply_labels(rs: &mut [Resource], k: &Kustomization, cfg: &TransformerConfig) -> Result<()> {
+fn apply_labels(
+    rs: &mut [Resource],
+    k: &Kustomization,
+    cfg: &TransformerConfig,
+    note: &dyn Fn(&mut [Resource], &str),
+) -> Result<()> {
     for l in &k.labels {
         let mut specs = l.fields.clone();
         crate::config::merge_specs(&mut specs, &cfg.labels)?;
@@ -529,8 +576,14 @@ fn apply_labels(rs: &mut [Resource], k: &Kustomization, cfg: &TransformerConfig)
             crate::config::merge_specs(&mut specs, &[meta])?;
         }
         labels::apply(rs, &l.pairs, &specs)?;
+        note(rs, "LabelTransformer");
     }
-    labels::apply(rs, &k.common_labels, &cfg.common_labels)
+    if k.labels.is_empty() && k.common_labels.is_empty() {
+        return Ok(());
+    }
+    labels::apply(rs, &k.common_labels, &cfg.common_labels)?;
+    note(rs, "LabelTransformer");
+    Ok(())
 }
 
 /// The content hash suffix on generated names, added once at the very end.

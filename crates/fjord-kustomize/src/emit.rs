@@ -88,6 +88,14 @@ fn write_seq(out: &mut String, a: &[Value], ind: usize) {
     }
 }
 
+/// A string as a YAML scalar on one line: plain when that reads back as the
+/// same string, quoted otherwise.
+pub fn scalar(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_string(&mut out, s, 0, true);
+    out
+}
+
 fn write_key(out: &mut String, k: &str) {
     write_string(out, k, 0, true);
 }
