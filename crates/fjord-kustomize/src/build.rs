@@ -225,6 +225,8 @@ pub struct Builder {
     /// With `buildMetadata: [originAnnotations]`: the path of the current
     /// kustomization relative to the one being built.
     origin: Option<PathBuf>,
+    /// Whether a kustomization has chosen an OpenAPI schema already.
+    openapi_set: bool,
 }
 
 impl Builder {
@@ -233,12 +235,14 @@ impl Builder {
             opts,
             stack: Vec::new(),
             origin: None,
+            openapi_set: false,
         }
     }
 
     pub fn run(&mut self, dir: &Path) -> Result<Vec<Resource>> {
         let ldr = Loader::new(dir, self.opts.load_restrictions)?;
-        let (_, k) = load_kustomization(&ldr)?;
+        let (kpath, k) = load_kustomization(&ldr)?;
+        self.openapi_set = check_openapi(&ldr, &k, &kpath, false)?;
         if k.kind == "Component" {
             // A component built on its own behaves as a kustomization.
             tracing::debug!(dir = %dir.display(), "building a Component directly");
@@ -287,7 +291,11 @@ impl Builder {
         if self.stack.iter().any(|p| p == child.root()) {
             return Err(Error::Cycle(child.root().to_path_buf()));
         }
-        let (_, k) = load_kustomization(&child)?;
+        let (kpath, k) = load_kustomization(&child)?;
+        // The first kustomization in the tree to choose a schema wins; the
+        // schema file of any is read.
+        let chosen = check_openapi(&child, &k, &kpath, self.openapi_set)?;
+        self.openapi_set |= chosen;
         Ok((child, k))
     }
 
@@ -550,6 +558,42 @@ impl Builder {
             }
         }
         Ok(())
+    }
+}
+
+/// The OpenAPI schema options of a kustomization, checked as kustomize's
+/// `openapi.SetSchema` does: a custom schema file must be readable; unless
+/// an earlier kustomization chose a schema (`already`), a custom schema
+/// excludes a built-in version and the only built-in version is the one
+/// kustomize v5.5 embeds. Returns whether this kustomization chose one.
+fn check_openapi(ldr: &Loader, k: &Kustomization, kpath: &Path, already: bool) -> Result<bool> {
+    const BUILTIN_OPENAPI: &str = "v1.21.2";
+    let invalid = |message: String| Error::InvalidKustomization {
+        path: kpath.to_path_buf(),
+        message,
+    };
+    let version = k.open_api.get("version");
+    if let Some(path) = k.open_api.get("path") {
+        ldr.read_string(path)?;
+        if already {
+            return Ok(false);
+        }
+        if version.is_some() {
+            return Err(invalid(
+                "openapi: builtin version and custom schema provided, cannot use both".into(),
+            ));
+        }
+        return Ok(true);
+    }
+    if already {
+        return Ok(false);
+    }
+    match version.map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some(BUILTIN_OPENAPI) => Ok(true),
+        Some(v) => Err(invalid(format!(
+            "openapi: the specified OpenAPI version is not built in: {v} (built in: {BUILTIN_OPENAPI})"
+        ))),
     }
 }
 
