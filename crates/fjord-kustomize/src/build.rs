@@ -699,8 +699,12 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch) -> Result<bool> {
         Value::String(r.api_version().to_string()),
     );
     let schema = Builtin::for_group(&r.gvk().group, Vec::new());
-    let merged = strategic_merge::merge(&Value::Object(r.obj.clone()), &Value::Object(p), &schema)
-        .map_err(|e| e.context(format!("applying patch to {}", r.cur_id())))?;
+    // The object is merged in place rather than copied; a failed merge
+    // fails the build, so what is left of it does not matter.
+    let id = r.cur_id();
+    let dest = Value::Object(std::mem::take(&mut r.obj));
+    let merged = strategic_merge::merge_owned(dest, &Value::Object(p), &schema)
+        .map_err(|e| e.context(format!("applying patch to {id}")))?;
     let Some(Value::Object(m)) = merged else {
         return Ok(false);
     };

@@ -5,35 +5,62 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::config::TransformerConfig;
 use crate::error::{Error, Result};
 use crate::fieldspec;
 use crate::resource::{BuildInfo, Gvk, ResId, Resource};
 
-struct Candidate {
+/// What name-reference fixing knows of each object. Built-up names and ids
+/// are borrowed from the resources; only the current id is computed.
+struct Candidate<'a> {
     cur: ResId,
-    prev: Vec<ResId>,
-    build: BuildInfo,
-    org_namespace: String,
+    /// Earlier (kind, name, effective namespace) triples, oldest first.
+    prev: &'a [(String, String, String)],
+    build: &'a BuildInfo,
 }
 
-struct Index {
-    cands: Vec<Candidate>,
+impl Candidate<'_> {
+    /// The effective namespace the object started with.
+    fn org_namespace(&self) -> &str {
+        match self.prev.first() {
+            Some((_, _, ns)) => ns,
+            None => self.cur.effective_namespace(),
+        }
+    }
+
+    /// Whether an earlier id of this object has a gvk selected by `sel`
+    /// (earlier ids share the current group and version).
+    fn prev_selected_by(&self, sel: &Gvk) -> bool {
+        let g = &self.cur.gvk;
+        self.prev
+            .iter()
+            .any(|(kind, _, _)| selects(sel, &g.group, &g.version, kind))
+    }
+}
+
+fn selects(sel: &Gvk, group: &str, version: &str, kind: &str) -> bool {
+    (sel.group.is_empty() || sel.group == group)
+        && (sel.version.is_empty() || sel.version == version)
+        && (sel.kind.is_empty() || sel.kind == kind)
+}
+
+struct Index<'a> {
+    cands: Vec<Candidate<'a>>,
     /// Earlier names to candidates that once had them.
-    by_prev_name: HashMap<String, Vec<usize>>,
+    by_prev_name: HashMap<&'a str, Vec<usize>>,
 }
 
 /// Namespaces of the ServiceAccounts a RoleBinding names: objects there may
 /// be referred to from the binding's namespace. A subject whose namespace
 /// is present but not a string (`namespace:` left blank) is an error, as in
 /// kustomize.
-fn role_binding_namespaces(r: &Resource) -> Result<Vec<String>> {
-    if r.kind() != "RoleBinding" {
+fn role_binding_namespaces(cur: &ResId, obj: &Map<String, Value>) -> Result<Vec<String>> {
+    if cur.gvk.kind != "RoleBinding" {
         return Ok(Vec::new());
     }
-    let Some(Value::Array(subjects)) = r.obj.get("subjects") else {
+    let Some(Value::Array(subjects)) = obj.get("subjects") else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
@@ -49,7 +76,7 @@ fn role_binding_namespaces(r: &Resource) -> Result<Vec<String>> {
             None => {
                 return Err(Error::invalid(format!(
                     "Invalid Input: namespace is blank for resource \"{}\"",
-                    r.cur_id()
+                    cur
                 )));
             }
         }
@@ -57,14 +84,14 @@ fn role_binding_namespaces(r: &Resource) -> Result<Vec<String>> {
     Ok(out)
 }
 
-struct Referrer {
-    cur: ResId,
-    build: BuildInfo,
+struct Referrer<'a> {
+    cur: &'a ResId,
+    build: &'a BuildInfo,
     rb_namespaces: Vec<String>,
     role_ref_gvk: Option<Gvk>,
 }
 
-impl Referrer {
+impl Referrer<'_> {
     fn could_reference(&self, c: &Candidate) -> bool {
         if self.cur.gvk.is_cluster_scoped() || c.cur.gvk.is_cluster_scoped() {
             return true;
@@ -75,36 +102,60 @@ impl Referrer {
 }
 
 pub fn fix(resources: &mut [Resource], config: &TransformerConfig) -> Result<()> {
-    let idx = {
-        let mut cands = Vec::with_capacity(resources.len());
-        let mut by_prev_name: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, r) in resources.iter().enumerate() {
-            let prev = r.prev_ids();
-            for p in &prev {
-                let v = by_prev_name.entry(p.name.clone()).or_default();
-                if v.last() != Some(&i) {
-                    v.push(i);
-                }
+    let curs: Vec<ResId> = resources.iter().map(Resource::cur_id).collect();
+    // The objects are lent out while the build facts stay borrowed by the
+    // index; they are put back before returning, error or not.
+    let mut objs: Vec<Map<String, Value>> = resources
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.obj))
+        .collect();
+    let result = fix_objects(resources, curs, &mut objs, config);
+    for (r, obj) in resources.iter_mut().zip(objs) {
+        r.obj = obj;
+    }
+    result
+}
+
+fn fix_objects(
+    resources: &[Resource],
+    curs: Vec<ResId>,
+    objs: &mut [Map<String, Value>],
+    config: &TransformerConfig,
+) -> Result<()> {
+    let mut cands = Vec::with_capacity(resources.len());
+    let mut by_prev_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (r, cur)) in resources.iter().zip(curs).enumerate() {
+        for (_, name, _) in &r.build.prev {
+            let v = by_prev_name.entry(name.as_str()).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
             }
-            cands.push(Candidate {
-                cur: r.cur_id(),
-                org_namespace: r.org_id().effective_namespace().to_string(),
-                prev,
-                build: r.build.clone(),
-            });
         }
-        Index {
-            cands,
-            by_prev_name,
-        }
+        cands.push(Candidate {
+            cur,
+            prev: &r.build.prev,
+            build: &r.build,
+        });
+    }
+    let idx = Index {
+        cands,
+        by_prev_name,
     };
-    for r in resources.iter_mut() {
-        let org_gvk = r.org_id().gvk;
+    for (i, obj) in objs.iter_mut().enumerate() {
+        let c = &idx.cands[i];
+        let org_gvk = Gvk {
+            group: c.cur.gvk.group.clone(),
+            version: c.cur.gvk.version.clone(),
+            kind: c
+                .prev
+                .first()
+                .map_or_else(|| c.cur.gvk.kind.clone(), |(k, _, _)| k.clone()),
+        };
         let referrer = Referrer {
-            cur: r.cur_id(),
-            build: r.build.clone(),
-            rb_namespaces: role_binding_namespaces(r)?,
-            role_ref_gvk: r.obj.get("roleRef").and_then(|rr| {
+            cur: &c.cur,
+            build: c.build,
+            rb_namespaces: role_binding_namespaces(&c.cur, obj)?,
+            role_ref_gvk: obj.get("roleRef").and_then(|rr| {
                 Some(Gvk {
                     group: rr.get("apiGroup")?.as_str()?.to_string(),
                     version: String::new(),
@@ -112,7 +163,7 @@ pub fn fix(resources: &mut [Resource], config: &TransformerConfig) -> Result<()>
                 })
             }),
         };
-        let mut obj = Value::Object(std::mem::take(&mut r.obj));
+        let mut value = Value::Object(std::mem::take(obj));
         let mut result = Ok(());
         'outer: for nbr in &config.name_reference {
             let target = nbr.gvk();
@@ -122,7 +173,7 @@ pub fn fix(resources: &mut [Resource], config: &TransformerConfig) -> Result<()>
                 }
                 let is_role_ref = fs.path.ends_with("roleRef/name");
                 let mut f = |node: &mut Value| set(node, &idx, &referrer, &target, is_role_ref);
-                if let Err(e) = fieldspec::visit_str(&mut obj, &fs.path, false, &mut f) {
+                if let Err(e) = fieldspec::visit_str(&mut value, &fs.path, false, &mut f) {
                     result = Err(e.context(format!(
                         "updating name reference in '{}' field of '{}'",
                         fs.path, referrer.cur
@@ -131,8 +182,8 @@ pub fn fix(resources: &mut [Resource], config: &TransformerConfig) -> Result<()>
                 }
             }
         }
-        if let Value::Object(m) = obj {
-            r.obj = m;
+        if let Value::Object(m) = value {
+            *obj = m;
         }
         result?;
     }
@@ -234,7 +285,7 @@ fn sieve(
         let by_org: Vec<usize> = base
             .iter()
             .copied()
-            .filter(|&i| idx.cands[i].org_namespace == eff(ns))
+            .filter(|&i| idx.cands[i].org_namespace() == eff(ns))
             .collect();
         base = if by_org.is_empty() {
             base.into_iter()
@@ -247,17 +298,13 @@ fn sieve(
     base.into_iter()
         .filter(|&i| {
             let c = &idx.cands[i];
-            c.prev.iter().any(|p| p.name == old)
-                && c.prev.iter().any(|p| {
-                    p.gvk
-                        .is_selected_by(&target.group, &target.version, &target.kind)
-                })
+            c.prev.iter().any(|(_, n, _)| n == old)
+                && c.prev_selected_by(target)
                 && (!role_ref
-                    || who.role_ref_gvk.as_ref().is_none_or(|g| {
-                        c.prev
-                            .iter()
-                            .any(|p| p.gvk.is_selected_by(&g.group, &g.version, &g.kind))
-                    }))
+                    || who
+                        .role_ref_gvk
+                        .as_ref()
+                        .is_none_or(|g| c.prev_selected_by(g)))
                 && (who.cur.gvk.is_cluster_scoped()
                     || c.cur.gvk.is_cluster_scoped()
                     || c.cur.gvk.kind == "ServiceAccount"
@@ -280,12 +327,9 @@ fn select(
         from.iter()
             .copied()
             .filter(|&i| {
-                let c = &idx.cands[i];
-                let r = Resource {
-                    obj: Default::default(),
-                    build: c.build.clone(),
-                };
-                r.prefixes_suffixes_equal(&who.build, allow_empty)
+                idx.cands[i]
+                    .build
+                    .decorations_equal(who.build, allow_empty)
             })
             .collect()
     };

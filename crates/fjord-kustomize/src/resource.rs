@@ -193,6 +193,25 @@ pub struct BuildInfo {
     pub ref_vars: Vec<String>,
 }
 
+impl BuildInfo {
+    /// Whether `other` was given the same name decorations; with
+    /// `allow_empty`, an undecorated side matches anything.
+    pub fn decorations_equal(&self, other: &BuildInfo, allow_empty: bool) -> bool {
+        let same_end = |a: &[String], b: &[String]| {
+            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            if short.is_empty() {
+                return long.is_empty();
+            }
+            long[long.len() - short.len()..] == *short
+        };
+        let pre = (allow_empty && (self.prefixes.is_empty() || other.prefixes.is_empty()))
+            || same_end(&self.prefixes, &other.prefixes);
+        let suf = (allow_empty && (self.suffixes.is_empty() || other.suffixes.is_empty()))
+            || same_end(&self.suffixes, &other.suffixes);
+        pre && suf
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Resource {
     pub obj: Map<String, Value>,
@@ -344,18 +363,17 @@ impl Resource {
     /// Whether `other` was given the same name decorations; with
     /// `allow_empty`, an undecorated side matches anything.
     pub fn prefixes_suffixes_equal(&self, other: &BuildInfo, allow_empty: bool) -> bool {
-        let same_end = |a: &[String], b: &[String]| {
-            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-            if short.is_empty() {
-                return long.is_empty();
-            }
-            long[long.len() - short.len()..] == *short
-        };
-        let pre = (allow_empty && (self.build.prefixes.is_empty() || other.prefixes.is_empty()))
-            || same_end(&self.build.prefixes, &other.prefixes);
-        let suf = (allow_empty && (self.build.suffixes.is_empty() || other.suffixes.is_empty()))
-            || same_end(&self.build.suffixes, &other.suffixes);
-        pre && suf
+        self.build.decorations_equal(other, allow_empty)
+    }
+
+    /// The group, version and kind the object started with (earlier ids
+    /// share the current group and version).
+    pub fn org_gvk(&self) -> Gvk {
+        let mut g = self.gvk();
+        if let Some((kind, _, _)) = self.build.prev.first() {
+            g.kind.clone_from(kind);
+        }
+        g
     }
 
     pub fn describe(&self) -> String {

@@ -19,7 +19,7 @@ pub struct Compiled {
     annotations: Vec<Req>,
 }
 
-enum Req {
+pub(crate) enum Req {
     Eq(String, String),
     Ne(String, String),
     In(String, Vec<String>),

@@ -129,26 +129,46 @@ pub fn apply(resources: &mut Vec<Resource>, opts: Option<&SortOptions>) -> Resul
                 Some(l) => (l.order_first.clone(), l.order_last.clone()),
                 None => default_lists(),
             };
-            let mut keyed: Vec<(ResId, String, Resource)> = resources
-                .drain(..)
+            // Sort small keys, then move the objects once into place.
+            let keys: Vec<(ResId, String)> = resources
+                .iter()
                 .map(|r| {
                     let id = r.cur_id();
                     let s = id_sort_string(&id);
-                    (id, s, r)
+                    (id, s)
                 })
                 .collect();
-            keyed.sort_by(|a, b| {
+            let mut order: Vec<usize> = (0..resources.len()).collect();
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&keys[a], &keys[b]);
                 if a.0.gvk != b.0.gvk {
                     legacy_gvk_cmp(&a.0.gvk, &b.0.gvk, &first, &last)
                 } else {
                     a.1.cmp(&b.1)
                 }
             });
-            resources.extend(keyed.into_iter().map(|(_, _, r)| r));
+            drop(keys);
+            permute(resources, order);
             Ok(())
         }
         other => Err(Error::invalid(format!(
             "the field 'sortOptions.order' must be one of [fifo, legacy], not '{other}'"
         ))),
+    }
+}
+
+/// Reorders `v` so that `v[i]` becomes the old `v[order[i]]`, in place.
+fn permute<T>(v: &mut [T], mut order: Vec<usize>) {
+    for i in 0..v.len() {
+        // Follow the cycle through i, swapping each element into place;
+        // visited slots are marked by pointing at themselves.
+        let mut cur = i;
+        while order[cur] != i {
+            let next = order[cur];
+            v.swap(cur, next);
+            order[cur] = cur;
+            cur = next;
+        }
+        order[cur] = cur;
     }
 }

@@ -89,13 +89,17 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
         while let Some(Loose(v)) = seq.next_element()? {
             out.push(v);
         }
+        // Documents stay in memory for the whole build: no spare capacity.
+        out.shrink_to_fit();
         Ok(Value::Array(out))
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(
         self,
         mut map: A,
     ) -> std::result::Result<Value, A::Error> {
-        let mut out = Map::new();
+        // Entries are gathered first so that the map is allocated once, at
+        // its final size (documents stay in memory for the whole build).
+        let mut entries: Vec<(String, Value)> = Vec::new();
         let mut merges = Vec::new();
         while let Some((Loose(k), Loose(v))) = map.next_entry()? {
             let key = match k {
@@ -107,7 +111,11 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
                 merges.push(v);
                 continue;
             }
-            out.insert(key, v);
+            entries.push((key, v));
+        }
+        let mut out = Map::with_capacity(entries.len());
+        for (k, v) in entries {
+            out.insert(k, v);
         }
         for m in merges {
             let sources = match m {

@@ -18,7 +18,7 @@ pub fn apply(
         return Ok(());
     }
     for r in resources.iter_mut() {
-        let gvk = r.org_id().gvk;
+        let gvk = r.org_gvk();
         let id = r.cur_id();
         r.with_value(|obj| -> Result<()> {
             for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {

@@ -30,11 +30,11 @@ pub fn apply(
         return Ok(());
     }
     for r in resources.iter_mut() {
-        let org = r.org_id();
-        if skipped(&org.gvk.kind, &org.gvk.group) {
+        let org_gvk = r.org_gvk();
+        if skipped(&org_gvk.kind, &org_gvk.group) {
             continue;
         }
-        for fs in specs.iter().filter(|fs| super::selects(fs, &org.gvk)) {
+        for fs in specs.iter().filter(|fs| super::selects(fs, &org_gvk)) {
             if fs.path == "metadata/name" {
                 match which {
                     Affix::Prefix => r.build.prefixes.push(affix.to_string()),
