@@ -1,7 +1,24 @@
-//! Writes objects as kustomize does: keys sorted, block style, sequences
-//! not indented under their key, `---` between documents.
+//! Writes objects exactly as `kustomize build` prints them.
+//!
+//! kustomize turns each object into JSON and that JSON into YAML with
+//! go-yaml v2 (sigs.k8s.io/yaml `JSONToYAML`), so the text follows that
+//! encoder: keys in its "natural" order (digit runs compare as numbers),
+//! strings quoted only when its YAML 1.1 resolver would read them as
+//! something else, multi-line strings as literal blocks, long lines folded
+//! after column 80, block sequences not indented under their key, empty
+//! mappings and sequences as `{}` and `[]`. Numbers are printed as they come
+//! back from that JSON round trip: integral floats as integers, other floats
+//! in Go's shortest `%g` form.
 
-use serde_json::Value;
+use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::{Number, Value};
+
+/// Column after which the encoder folds plain and quoted scalars at spaces.
+const BEST_WIDTH: usize = 80;
+const BEST_INDENT: isize = 2;
 
 pub fn to_yaml_stream<'a>(docs: impl IntoIterator<Item = &'a Value>) -> String {
     let mut out = String::new();
@@ -14,233 +31,1049 @@ pub fn to_yaml_stream<'a>(docs: impl IntoIterator<Item = &'a Value>) -> String {
     out
 }
 
+/// Appends one document (without a `---` separator).
 pub fn write_document(out: &mut String, v: &Value) {
-    match v {
-        Value::Object(m) if !m.is_empty() => write_map(out, v, 0),
-        Value::Array(a) if !a.is_empty() => write_seq(out, a, 0),
-        _ => {
-            write_scalar(out, v, 0);
-            out.push('\n');
-        }
-    }
-}
-
-fn sorted_entries(v: &Value) -> Vec<(&String, &Value)> {
-    let Value::Object(m) = v else {
-        return Vec::new();
+    let mut e = Emitter {
+        out,
+        column: 0,
+        indent: -1,
+        indents: Vec::new(),
+        whitespace: true,
+        indention: true,
     };
-    let mut e: Vec<_> = m.iter().collect();
-    e.sort_by(|a, b| a.0.cmp(b.0));
-    e
-}
-
-fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
-    }
-}
-
-fn write_map(out: &mut String, v: &Value, ind: usize) {
-    for (i, (k, val)) in sorted_entries(v).into_iter().enumerate() {
-        if i > 0 {
-            indent(out, ind);
-        }
-        write_key(out, k);
-        out.push(':');
-        write_value_after_key(out, val, ind);
-    }
-}
-
-fn write_value_after_key(out: &mut String, val: &Value, ind: usize) {
-    match val {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            indent(out, ind + 2);
-            write_map(out, val, ind + 2);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            indent(out, ind);
-            write_seq(out, a, ind);
-        }
-        _ => {
-            out.push(' ');
-            write_scalar(out, val, ind + 2);
-            out.push('\n');
-        }
-    }
-}
-
-fn write_seq(out: &mut String, a: &[Value], ind: usize) {
-    for (i, item) in a.iter().enumerate() {
-        if i > 0 {
-            indent(out, ind);
-        }
-        out.push_str("- ");
-        match item {
-            Value::Object(m) if !m.is_empty() => write_map(out, item, ind + 2),
-            Value::Array(inner) if !inner.is_empty() => write_seq(out, inner, ind + 2),
-            _ => {
-                write_scalar(out, item, ind + 2);
-                out.push('\n');
-            }
-        }
-    }
+    e.node(v, Ctx::ROOT);
+    // Document end.
+    e.write_indent();
 }
 
 /// A string as a YAML scalar on one line: plain when that reads back as the
-/// same string, quoted otherwise.
+/// same string, quoted otherwise (as a mapping key is written).
 pub fn scalar(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    write_string(&mut out, s, 0, true);
+    let mut e = Emitter {
+        out: &mut out,
+        column: 0,
+        indent: -1,
+        indents: Vec::new(),
+        whitespace: true,
+        indention: true,
+    };
+    let style = string_style(s);
+    e.scalar(s, style, Ctx::KEY);
     out
 }
 
-fn write_key(out: &mut String, k: &str) {
-    write_string(out, k, 0, true);
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
 }
 
-fn write_scalar(out: &mut String, v: &Value, ind: usize) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_string(out, s, ind, false),
-        Value::Object(_) => out.push_str("{}"),
-        Value::Array(_) => out.push_str("[]"),
+#[derive(Clone, Copy)]
+struct Ctx {
+    mapping: bool,
+    simple_key: bool,
+}
+
+impl Ctx {
+    const ROOT: Ctx = Ctx {
+        mapping: false,
+        simple_key: false,
+    };
+    const KEY: Ctx = Ctx {
+        mapping: true,
+        simple_key: true,
+    };
+    const VALUE: Ctx = Ctx {
+        mapping: true,
+        simple_key: false,
+    };
+    const ITEM: Ctx = Ctx {
+        mapping: false,
+        simple_key: false,
+    };
+}
+
+/// The emitter state of libyaml that matters for block output.
+struct Emitter<'a> {
+    out: &'a mut String,
+    /// Characters (not bytes) written on the current line.
+    column: usize,
+    indent: isize,
+    indents: Vec<isize>,
+    /// The last character written was whitespace (or nothing yet).
+    whitespace: bool,
+    /// Only indentation has been written on the current line.
+    indention: bool,
+}
+
+impl Emitter<'_> {
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
     }
-}
 
-fn write_string(out: &mut String, s: &str, ind: usize, is_key: bool) {
-    if !is_key && s.contains('\n') && is_literal_safe(s) {
-        write_literal(out, s, ind);
-    } else if is_plain_safe(s) {
-        out.push_str(s);
-    } else if resolves_to_non_string(s) {
-        // Strings that would read back as another type are double-quoted,
-        // as kustomize writes them ("true", "8080").
-        write_double_quoted(out, s);
-    } else if s
-        .chars()
-        .all(|c| c == '\t' || (!c.is_control() && c != '\u{feff}'))
-    {
-        out.push('\'');
-        out.push_str(&s.replace('\'', "''"));
-        out.push('\'');
-    } else {
-        write_double_quoted(out, s);
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
     }
-}
 
-fn is_literal_safe(s: &str) -> bool {
-    !s.starts_with(' ')
-        && !s.starts_with('\t')
-        && s.chars().all(|c| c == '\n' || c == '\t' || !c.is_control())
-        && !s.lines().any(|l| l.ends_with(' ') || l.ends_with('\t'))
-}
-
-fn write_literal(out: &mut String, s: &str, ind: usize) {
-    let trailing = s.len() - s.trim_end_matches('\n').len();
-    out.push('|');
-    match trailing {
-        0 => out.push('-'),
-        1 => {}
-        _ => out.push('+'),
+    fn write_str(&mut self, s: &str) {
+        self.out.push_str(s);
+        self.column += s.chars().count();
     }
-    let body = if trailing >= 1 { &s[..s.len() - 1] } else { s };
-    for line in body.split('\n') {
-        out.push('\n');
-        if !line.is_empty() {
-            indent(out, ind);
-            out.push_str(line);
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0) as usize;
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.indention = true;
+    }
+
+    fn write_indicator(&mut self, ind: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(' ');
+        }
+        self.write_str(ind);
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { BEST_INDENT } else { 0 };
+        } else if !indentless {
+            self.indent += BEST_INDENT;
         }
     }
-}
 
-fn write_double_quoted(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{feff}' => {
-                out.push_str(&format!("\\u{:04X}", c as u32));
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn node(&mut self, v: &Value, ctx: Ctx) {
+        match v {
+            Value::Object(m) if m.is_empty() => self.empty_flow("{", "}"),
+            Value::Array(a) if a.is_empty() => self.empty_flow("[", "]"),
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_by(|a, b| key_order(a.0, b.0));
+                self.increase_indent(false, false);
+                for (k, val) in entries {
+                    self.write_indent();
+                    let style = string_style(k);
+                    let simple = !k.contains(is_break_char) && k.len() <= 128;
+                    if simple {
+                        self.scalar(k, style, Ctx::KEY);
+                        self.write_indicator(":", false, false, false);
+                    } else {
+                        self.write_indicator("?", true, false, true);
+                        self.scalar(k, style, Ctx::VALUE);
+                        self.write_indent();
+                        self.write_indicator(":", true, false, true);
+                    }
+                    self.node(val, Ctx::VALUE);
+                }
+                self.pop_indent();
             }
-            c => out.push(c),
+            Value::Array(items) => {
+                self.increase_indent(false, ctx.mapping && !self.indention);
+                for it in items {
+                    self.write_indent();
+                    self.write_indicator("-", true, false, true);
+                    self.node(it, Ctx::ITEM);
+                }
+                self.pop_indent();
+            }
+            Value::Null => self.scalar("null", Style::Plain, ctx),
+            Value::Bool(b) => self.scalar(if *b { "true" } else { "false" }, Style::Plain, ctx),
+            Value::Number(n) => self.scalar(&number_text(n), Style::Plain, ctx),
+            Value::String(s) => self.scalar(s, string_style(s), ctx),
         }
     }
-    out.push('"');
+
+    fn empty_flow(&mut self, open: &str, close: &str) {
+        self.write_indicator(open, true, true, false);
+        self.increase_indent(true, false);
+        self.pop_indent();
+        self.write_indicator(close, false, false, false);
+    }
+
+    fn scalar(&mut self, value: &str, requested: Style, ctx: Ctx) {
+        let a = analyze(value.as_bytes());
+        let mut style = requested;
+        if ctx.simple_key && a.multiline {
+            style = Style::Double;
+        }
+        if style == Style::Plain
+            && (!a.block_plain_allowed || (value.is_empty() && ctx.simple_key))
+        {
+            style = Style::Single;
+        }
+        if style == Style::Single && !a.single_quoted_allowed {
+            style = Style::Double;
+        }
+        if style == Style::Literal && (!a.block_allowed || ctx.simple_key) {
+            style = Style::Double;
+        }
+        self.increase_indent(true, false);
+        let allow_breaks = !ctx.simple_key;
+        match style {
+            Style::Plain => self.write_plain(value.as_bytes(), allow_breaks),
+            Style::Single => self.write_single(value.as_bytes(), allow_breaks),
+            Style::Double => self.write_double(value.as_bytes(), allow_breaks),
+            Style::Literal => self.write_literal(value.as_bytes()),
+        }
+        self.pop_indent();
+    }
+
+    /// Writes the character starting at `b[*i]` and steps over it.
+    fn write_char(&mut self, b: &[u8], i: &mut usize) {
+        let w = width(b[*i]).min(b.len() - *i);
+        // `b` is valid UTF-8 and `i` sits on a character boundary.
+        if let Ok(s) = std::str::from_utf8(&b[*i..*i + w]) {
+            self.out.push_str(s);
+        }
+        self.column += 1;
+        *i += w;
+    }
+
+    fn write_break_char(&mut self, b: &[u8], i: &mut usize) {
+        if b[*i] == b'\n' {
+            self.put_break();
+            *i += 1;
+        } else {
+            self.write_char(b, i);
+            self.column = 0;
+        }
+    }
+
+    fn write_plain(&mut self, b: &[u8], allow_breaks: bool) {
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let (mut spaces, mut breaks) = (false, false);
+        let mut i = 0;
+        while i < b.len() {
+            if is_space(b, i) {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && !is_space(b, i + 1) {
+                    self.write_indent();
+                    i += 1;
+                } else {
+                    self.write_char(b, &mut i);
+                }
+                spaces = true;
+            } else if is_break(b, i) {
+                if !breaks && b[i] == b'\n' {
+                    self.put_break();
+                }
+                self.write_break_char(b, &mut i);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.write_char(b, &mut i);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_single(&mut self, b: &[u8], allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        let (mut spaces, mut breaks) = (false, false);
+        let mut i = 0;
+        while i < b.len() {
+            if is_space(b, i) {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i > 0
+                    && i < b.len() - 1
+                    && !is_space(b, i + 1)
+                {
+                    self.write_indent();
+                    i += 1;
+                } else {
+                    self.write_char(b, &mut i);
+                }
+                spaces = true;
+            } else if is_break(b, i) {
+                if !breaks && b[i] == b'\n' {
+                    self.put_break();
+                }
+                self.write_break_char(b, &mut i);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if b[i] == b'\'' {
+                    self.put('\'');
+                }
+                self.write_char(b, &mut i);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double(&mut self, b: &[u8], allow_breaks: bool) {
+        let mut spaces = false;
+        self.write_indicator("\"", true, false, false);
+        // go-yaml checks for a byte order mark at the start of the whole
+        // value, not at each character: such a value is escaped entirely.
+        let bom = b.starts_with(&[0xEF, 0xBB, 0xBF]);
+        let mut i = 0;
+        while i < b.len() {
+            if !is_printable(b, i) || bom || is_break(b, i) || b[i] == b'"' || b[i] == b'\\' {
+                let w = width(b[i]).min(b.len() - i);
+                let v = std::str::from_utf8(&b[i..i + w])
+                    .ok()
+                    .and_then(|s| s.chars().next())
+                    .map_or(u32::from(b[i]), u32::from);
+                i += w;
+                self.put('\\');
+                match v {
+                    0x00 => self.put('0'),
+                    0x07 => self.put('a'),
+                    0x08 => self.put('b'),
+                    0x09 => self.put('t'),
+                    0x0A => self.put('n'),
+                    0x0B => self.put('v'),
+                    0x0C => self.put('f'),
+                    0x0D => self.put('r'),
+                    0x1B => self.put('e'),
+                    0x22 => self.put('"'),
+                    0x5C => self.put('\\'),
+                    0x85 => self.put('N'),
+                    0xA0 => self.put('_'),
+                    0x2028 => self.put('L'),
+                    0x2029 => self.put('P'),
+                    _ => {
+                        let (c, digits) = if v <= 0xFF {
+                            ('x', 2)
+                        } else if v <= 0xFFFF {
+                            ('u', 4)
+                        } else {
+                            ('U', 8)
+                        };
+                        self.put(c);
+                        for k in (0..digits).rev() {
+                            let d = (v >> (4 * k)) & 0xF;
+                            self.put(char::from_digit(d, 16).map_or('0', |c| c.to_ascii_uppercase()));
+                        }
+                    }
+                }
+                spaces = false;
+            } else if is_space(b, i) {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i < b.len() - 1 {
+                    self.write_indent();
+                    if is_space(b, i + 1) {
+                        self.put('\\');
+                    }
+                    i += 1;
+                } else {
+                    self.write_char(b, &mut i);
+                }
+                spaces = true;
+            } else {
+                self.write_char(b, &mut i);
+                spaces = false;
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_literal(&mut self, b: &[u8]) {
+        self.write_indicator("|", true, false, false);
+        if is_space(b, 0) || is_break(b, 0) {
+            self.write_indicator("2", false, false, false);
+        }
+        let chomp = if b.is_empty() {
+            Some("-")
+        } else {
+            let mut i = b.len() - 1;
+            while i > 0 && b[i] & 0xC0 == 0x80 {
+                i -= 1;
+            }
+            if !is_break(b, i) {
+                Some("-")
+            } else if i == 0 {
+                Some("+")
+            } else {
+                i -= 1;
+                while i > 0 && b[i] & 0xC0 == 0x80 {
+                    i -= 1;
+                }
+                is_break(b, i).then_some("+")
+            }
+        };
+        if let Some(c) = chomp {
+            self.write_indicator(c, false, false, false);
+        }
+        self.put_break();
+        self.indention = true;
+        self.whitespace = true;
+        let mut breaks = true;
+        let mut i = 0;
+        while i < b.len() {
+            if is_break(b, i) {
+                self.write_break_char(b, &mut i);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.write_char(b, &mut i);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
 }
 
-/// True when the string can be written without quotes and still reads back
-/// as the same string, under YAML 1.1 and 1.2 resolvers alike.
-fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+struct Analysis {
+    multiline: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+/// libyaml's `yaml_emitter_analyze_scalar`, for block context.
+fn analyze(b: &[u8]) -> Analysis {
+    if b.is_empty() {
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let mut block_indicators = b.starts_with(b"---") || b.starts_with(b"...");
+    let (mut line_breaks, mut special) = (false, false);
+    let (mut leading_space, mut leading_break) = (false, false);
+    let (mut trailing_space, mut trailing_break) = (false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut previous_space, mut previous_break) = (false, false);
+    let mut preceded_by_ws = true;
+    let mut i = 0;
+    while i < b.len() {
+        let w = width(b[i]);
+        let followed_by_ws = i + w >= b.len() || is_blank(b, i + w);
+        if i == 0 {
+            match b[i] {
+                b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>'
+                | b'\'' | b'"' | b'%' | b'@' | b'`' => block_indicators = true,
+                b'?' | b':' | b'-' if followed_by_ws => block_indicators = true,
+                _ => {}
+            }
+        } else {
+            match b[i] {
+                b':' if followed_by_ws => block_indicators = true,
+                b'#' if preceded_by_ws => block_indicators = true,
+                _ => {}
+            }
+        }
+        if !is_printable(b, i) {
+            special = true;
+        }
+        if is_space(b, i) {
+            leading_space |= i == 0;
+            trailing_space |= i + w == b.len();
+            break_space |= previous_break;
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(b, i) {
+            line_breaks = true;
+            leading_break |= i == 0;
+            trailing_break |= i + w == b.len();
+            space_break |= previous_space;
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_ws = is_blankz(b, i);
+        i += w;
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks || block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+fn width(c: u8) -> usize {
+    if c & 0x80 == 0 {
+        1
+    } else if c & 0xE0 == 0xC0 {
+        2
+    } else if c & 0xF0 == 0xE0 {
+        3
+    } else if c & 0xF8 == 0xF0 {
+        4
+    } else {
+        1
+    }
+}
+
+fn is_space(b: &[u8], i: usize) -> bool {
+    at(b, i) == b' '
+}
+
+fn is_blank(b: &[u8], i: usize) -> bool {
+    matches!(at(b, i), b' ' | b'\t')
+}
+
+fn is_break(b: &[u8], i: usize) -> bool {
+    let c = at(b, i);
+    c == b'\r'
+        || c == b'\n'
+        || (c == 0xC2 && at(b, i + 1) == 0x85)
+        || (c == 0xE2 && at(b, i + 1) == 0x80 && matches!(at(b, i + 2), 0xA8 | 0xA9))
+}
+
+fn is_break_char(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blankz(b: &[u8], i: usize) -> bool {
+    is_blank(b, i) || is_break(b, i) || at(b, i) == 0
+}
+
+/// libyaml's notion of a printable character (tab is not one).
+fn is_printable(b: &[u8], i: usize) -> bool {
+    let (c, n1, n2) = (at(b, i), at(b, i + 1), at(b, i + 2));
+    c == 0x0A
+        || (0x20..=0x7E).contains(&c)
+        || (c == 0xC2 && n1 >= 0xA0)
+        || (c > 0xC2 && c < 0xED)
+        || (c == 0xED && n1 < 0xA0)
+        || c == 0xEE
+        || (c == 0xEF && !(n1 == 0xBB && n2 == 0xBF) && !(n1 == 0xBF && (n2 == 0xBE || n2 == 0xBF)))
+}
+
+/// go-yaml v2's map key order: runes compared one by one, letters before
+/// other characters, runs of digits compared as numbers.
+fn key_order(a: &str, b: &str) -> Ordering {
+    if key_less(a, b) {
+        Ordering::Less
+    } else if key_less(b, a) {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
+}
+
+fn is_letter(c: char) -> bool {
+    c.is_alphabetic()
+}
+
+fn is_digit(c: char) -> bool {
+    c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric())
+}
+
+fn digit_value(c: char) -> i64 {
+    i64::from(u32::from(c)) - i64::from(u32::from('0'))
+}
+
+fn key_less(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        // Fast path for the common case: the first difference between
+        // two letters decides.
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        if let Some(i) = x.iter().zip(y).position(|(p, q)| p != q) {
+            if x[i].is_ascii_alphabetic() && y[i].is_ascii_alphabetic() {
+                return x[i] < y[i];
+            }
+        } else {
+            return x.len() < y.len();
+        }
+    }
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    for i in 0..ar.len().min(br.len()) {
+        if ar[i] == br[i] {
+            continue;
+        }
+        let (al, bl) = (is_letter(ar[i]), is_letter(br[i]));
+        if al && bl {
+            return ar[i] < br[i];
+        }
+        if al || bl {
+            return bl;
+        }
+        let (mut an, mut bn) = (0i64, 0i64);
+        if ar[i] == '0' || br[i] == '0' {
+            for j in (0..i).rev() {
+                if !is_digit(ar[j]) {
+                    break;
+                }
+                if ar[j] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && is_digit(ar[ai]) {
+            an = an.wrapping_mul(10).wrapping_add(digit_value(ar[ai]));
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && is_digit(br[bi]) {
+            bn = bn.wrapping_mul(10).wrapping_add(digit_value(br[bi]));
+            bi += 1;
+        }
+        if an != bn {
+            return an < bn;
+        }
+        if ai != bi {
+            return ai < bi;
+        }
+        return ar[i] < br[i];
+    }
+    ar.len() < br.len()
+}
+
+/// The style go-yaml v2 asks for when it encodes a string.
+fn string_style(s: &str) -> Style {
+    if s.contains('\n') {
+        Style::Literal
+    } else if resolves_to_str(s) && !is_base60_float(s) {
+        Style::Plain
+    } else {
+        Style::Double
+    }
+}
+
+/// A number as it reads after kustomize's JSON round trip: JSON prints
+/// integral floats below 1e21 without a fraction, which go-yaml then reads
+/// as an integer when it fits; other floats print in Go's `%g`.
+fn number_text(n: &Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+            return (f as i64).to_string();
+        }
+        if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
+            return (f as u64).to_string();
+        }
+    }
+    go_format_g(f)
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
+fn go_format_g(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf" } else { "-.inf" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // Rust's `{:e}` gives the shortest round-tripping digits.
+    let e = format!("{:e}", f.abs());
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut out = String::new();
+    if f < 0.0 {
+        out.push('-');
+    }
+    // Shortest formatting switches to an exponent outside [-4, 6).
+    if !(-4..6).contains(&exp) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            out.push('0');
+        }
+        out.push_str(&a.to_string());
+        return out;
+    }
+    let dp = exp + 1;
+    if dp <= 0 {
+        out.push_str("0.");
+        for _ in 0..-dp {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let dp = dp as usize;
+        if digits.len() <= dp {
+            out.push_str(&digits);
+            for _ in digits.len()..dp {
+                out.push('0');
+            }
+        } else {
+            out.push_str(&digits[..dp]);
+            out.push('.');
+            out.push_str(&digits[dp..]);
+        }
+    }
+    out
+}
+
+/// Whether go-yaml v2's resolver reads `s`, written plain, as a string.
+fn resolves_to_str(s: &str) -> bool {
+    const NON_STR: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no",
+        "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "", "~", "null", "Null",
+        "NULL", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
+        "-.inf", "-.Inf", "-.INF", "<<",
+    ];
+    let Some(&first) = s.as_bytes().first() else {
         return false;
     };
-    if s.starts_with(' ') || s.ends_with(' ') || s.starts_with('\t') || s.ends_with('\t') {
+    let hint = match first {
+        b'+' | b'-' => b'S',
+        b'0'..=b'9' => b'D',
+        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => b'M',
+        b'.' => b'.',
+        _ => return true,
+    };
+    if NON_STR.contains(&s) {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
-        // "-foo" and ":foo" style starts are legal plain scalars only when not
-        // followed by a space; stay conservative and quote them, except a
-        // lone leading dash followed by a non-space, which YAML allows.
-        let ok = (first == '-' || first == '?' || first == ':')
-            && s.len() > 1
-            && !s[1..].starts_with(' ')
-            && !looks_numeric(s);
-        if !ok {
-            return false;
+    match hint {
+        b'.' => go_parse_float(s).is_none(),
+        b'D' | b'S' => {
+            if is_timestamp(s) {
+                return false;
+            }
+            let plain = s.replace('_', "");
+            if go_parse_int(&plain).is_some() || go_parse_uint(&plain).is_some() {
+                return false;
+            }
+            if yaml_style_float(&plain) && go_parse_float(&plain).is_some() {
+                return false;
+            }
+            if let Some(rest) = plain.strip_prefix("0b") {
+                if i64::from_str_radix(rest, 2).is_ok() || u64::from_str_radix(rest, 2).is_ok() {
+                    return false;
+                }
+            } else if let Some(rest) = plain.strip_prefix("-0b") {
+                if i64::from_str_radix(&format!("-{rest}"), 2).is_ok() {
+                    return false;
+                }
+            }
+            true
         }
+        _ => true,
     }
-    if s.contains(": ")
-        || s.contains(" #")
-        || s.ends_with(':')
-        || s.contains('\n')
-        || s.contains('\r')
-    {
-        return false;
-    }
-    if s.chars().any(|c| {
-        c.is_control() || c == '\u{feff}' || c == '\u{85}' || c == '\u{2028}' || c == '\u{2029}'
-    }) {
-        return false;
-    }
-    !resolves_to_non_string(s)
 }
 
-fn resolves_to_non_string(s: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "y", "Y",
-        "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-        ".NaN", ".NAN", "=", "<<",
-    ];
-    WORDS.contains(&s) || looks_numeric(s)
-}
-
-fn looks_numeric(s: &str) -> bool {
+/// Go's `strconv.ParseFloat(s, 64)` succeeding (overflow is an error).
+fn go_parse_float(s: &str) -> Option<f64> {
     let t = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if t.is_empty() {
+    let lower = t.to_ascii_lowercase();
+    if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
+        return Some(0.0);
+    }
+    if lower.starts_with("0x") {
+        // Hexadecimal floats need a 'p' exponent in Go.
+        return (lower.contains('p') && hex_float_ok(&lower[2..])).then_some(0.0);
+    }
+    if !t.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        return None;
+    }
+    let f: f64 = s.parse().ok()?;
+    f.is_finite().then_some(f)
+}
+
+fn hex_float_ok(s: &str) -> bool {
+    let Some((m, e)) = s.split_once('p') else {
         return false;
-    }
-    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        return !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit() || c == '_');
-    }
-    if let Some(o) = t.strip_prefix("0o").or_else(|| t.strip_prefix("0b")) {
-        return !o.is_empty() && o.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    }
-    // Integers, floats, exponents and YAML 1.1 sexagesimal (1:20) numbers.
-    let mut digits = 0;
-    for c in t.chars() {
-        match c {
-            '0'..='9' => digits += 1,
-            '.' | '_' | ':' | 'e' | 'E' | '+' | '-' => {}
-            _ => return false,
+    };
+    let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+    let m_ok = {
+        let (a, b) = m.split_once('.').unwrap_or((m, ""));
+        (!a.is_empty() || !b.is_empty())
+            && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_hexdigit())
+    };
+    m_ok && !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Splits Go's base prefix off an unsigned number: (radix, digits).
+fn go_radix(s: &str) -> (u32, &str) {
+    let b = s.as_bytes();
+    if b.len() >= 2 && b[0] == b'0' {
+        match b[1] {
+            b'x' | b'X' => return (16, &s[2..]),
+            b'o' | b'O' => return (8, &s[2..]),
+            b'b' | b'B' => return (2, &s[2..]),
+            _ => return (8, &s[1..]),
         }
     }
-    digits > 0
+    (10, s)
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
+fn go_parse_int(s: &str) -> Option<i64> {
+    let (neg, t) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let u = go_parse_uint(t)?;
+    if neg {
+        if u <= 1u64 << 63 {
+            Some((u as i64).wrapping_neg())
+        } else {
+            None
+        }
+    } else {
+        i64::try_from(u).ok()
+    }
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` (no sign allowed).
+fn go_parse_uint(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let (radix, digits) = go_radix(s);
+    if digits.is_empty() {
+        // "0" alone is zero; "0x" and the like are not numbers.
+        return (s == "0").then_some(0);
+    }
+    if !digits.bytes().all(|c| (c as char).is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+fn yaml_style_float(s: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(s))
+}
+
+fn is_base60_float(s: &str) -> bool {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let Some(&c) = s.as_bytes().first() else {
+        return false;
+    };
+    if !(c == b'+' || c == b'-' || c.is_ascii_digit()) || !s.contains(':') {
+        return false;
+    }
+    RE.get_or_init(|| Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$").ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(s))
+}
+
+/// Whether go-yaml v2 reads `s` as a timestamp: `2006-1-2`, optionally
+/// followed by a time (`T`, `t` or a space, `15:4:5`, fractional seconds)
+/// and, after `T`/`t`, a zone (`Z` or `±hh:mm`).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return false;
+    }
+    let year: i64 = s[..4].parse().unwrap_or(0);
+    let mut p = 5;
+    let Some(month) = num12(b, &mut p) else {
+        return false;
+    };
+    if at(b, p) != b'-' {
+        return false;
+    }
+    p += 1;
+    let Some(day) = num12(b, &mut p) else {
+        return false;
+    };
+    if !(1..=12).contains(&month) || day < 1 || day > days_in(month, year) {
+        return false;
+    }
+    if p == b.len() {
+        return true;
+    }
+    let sep = b[p];
+    if !matches!(sep, b'T' | b't' | b' ') {
+        return false;
+    }
+    p += 1;
+    let Some(h) = num12(b, &mut p) else {
+        return false;
+    };
+    if at(b, p) != b':' {
+        return false;
+    }
+    p += 1;
+    let Some(m) = num12(b, &mut p) else {
+        return false;
+    };
+    if at(b, p) != b':' {
+        return false;
+    }
+    p += 1;
+    let Some(sec) = num12(b, &mut p) else {
+        return false;
+    };
+    if h > 23 || m > 59 || sec > 59 {
+        return false;
+    }
+    if matches!(at(b, p), b'.' | b',') && at(b, p + 1).is_ascii_digit() {
+        p += 1;
+        while at(b, p).is_ascii_digit() {
+            p += 1;
+        }
+    }
+    if sep == b' ' {
+        return p == b.len();
+    }
+    match at(b, p) {
+        b'Z' => p + 1 == b.len(),
+        b'+' | b'-' => {
+            let z = &b[p + 1..];
+            z.len() == 5
+                && z[0].is_ascii_digit()
+                && z[1].is_ascii_digit()
+                && z[2] == b':'
+                && z[3].is_ascii_digit()
+                && z[4].is_ascii_digit()
+        }
+        _ => false,
+    }
+}
+
+/// One or two digits, as Go's time parser reads unpadded fields.
+fn num12(b: &[u8], p: &mut usize) -> Option<i64> {
+    if !at(b, *p).is_ascii_digit() {
+        return None;
+    }
+    let mut v = i64::from(b[*p] - b'0');
+    *p += 1;
+    if at(b, *p).is_ascii_digit() {
+        v = v * 10 + i64::from(b[*p] - b'0');
+        *p += 1;
+    }
+    Some(v)
+}
+
+fn days_in(month: i64, year: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(v: serde_json::Value) -> String {
+        let mut s = String::new();
+        write_document(&mut s, &v);
+        s
+    }
+
+    #[test]
+    fn keys_sort_naturally() {
+        let mut k = vec!["f10", "f2", "f1", "a", "B", "f01", "_x"];
+        k.sort_by(|a, b| key_order(a, b));
+        assert_eq!(k, ["_x", "B", "a", "f1", "f01", "f2", "f10"]);
+    }
+
+    #[test]
+    fn strings_are_quoted_as_go_yaml_quotes_them() {
+        let v = serde_json::json!({
+            "a": "", "b": "yes", "c": "867-5301", "d": "12:30", "e": "2001-12-14",
+            "f": "0x1F", "g": "1e3", "h": "08", "i": " lead", "j": "it's", "k": "tab\there",
+            "l": "- x", "m": "a: b", "n": "1_000", "o": "1e400", "p": "<<",
+        });
+        assert_eq!(
+            yaml(v),
+            "a: \"\"\nb: \"yes\"\nc: 867-5301\nd: \"12:30\"\ne: \"2001-12-14\"\nf: \"0x1F\"\n\
+             g: \"1e3\"\nh: \"08\"\ni: ' lead'\nj: it's\nk: \"tab\\there\"\nl: '- x'\nm: 'a: b'\n\
+             \"n\": \"1_000\"\no: 1e400\np: <<\n"
+        );
+    }
+
+    #[test]
+    fn numbers_print_as_after_the_json_round_trip() {
+        let v = serde_json::json!({"a": 3.0, "b": 1e-7, "c": 1e20, "d": 0.1, "e": 1234567.5, "f": -0.0});
+        assert_eq!(yaml(v), "a: 3\nb: 1e-07\nc: 1e+20\nd: 0.1\ne: 1.2345675e+06\nf: 0\n");
+    }
+
+    #[test]
+    fn long_lines_fold_at_spaces() {
+        let words = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. Maecenas suscipit ex non molestie varius.";
+        let v = serde_json::json!({"spec": {"value": words}});
+        assert_eq!(
+            yaml(v),
+            "spec:\n  value: Lorem ipsum dolor sit amet, consectetur adipiscing elit. Maecenas suscipit\n    ex non molestie varius.\n"
+        );
+    }
+
+    #[test]
+    fn literal_blocks_get_indentation_and_chomping_hints() {
+        let v = serde_json::json!({"a": " x\n", "b": "x\n\n", "c": "x", "d": "x\ny"});
+        assert_eq!(yaml(v), "a: |2\n   x\nb: |+\n  x\n\nc: x\nd: |-\n  x\n  y\n");
+    }
 }
