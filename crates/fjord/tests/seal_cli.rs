@@ -299,20 +299,19 @@ fn merge_into_adds_items_in_place() {
 }
 
 #[test]
-fn missing_or_remote_certificate_is_a_clear_error() {
+fn unreachable_certificate_sources_are_clear_errors() {
     let input = std::fs::read(v("input/strict-basic.secret.yaml")).unwrap();
-    for args in [
-        &[][..],
-        &["--fetch-cert"][..],
-        &["--cert", "https://example.com/v1/cert.pem"][..],
-    ] {
+    let cases: [(&[&str], &str); 3] = [
+        (&["--kubeconfig", "/nonexistent/kubeconfig"], "--cert FILE"),
+        (&["--fetch-cert", "--controller-url", "http://127.0.0.1:1"], "http://127.0.0.1:1"),
+        (&["--cert", "http://127.0.0.1:1/v1/cert.pem"], "http://127.0.0.1:1"),
+    ];
+    for (args, named) in cases {
         let out = fjord(args, &input);
         assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?} printed something");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains("not available yet") && stderr.contains("--cert"),
-            "{stderr}"
-        );
+        assert!(stderr.starts_with("error: ") && stderr.contains(named), "{args:?}: {stderr}");
     }
     // A Secret with nothing to seal is refused unless allowed.
     let empty = b"apiVersion: v1\nkind: Secret\nmetadata: {name: e, namespace: demo}\n";
