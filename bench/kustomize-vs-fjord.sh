@@ -130,25 +130,36 @@ commonLabels:
 YAML
 }
 
-measure() { # measure LABEL CMD...
-  local label="$1"; shift
-  local out; out="$(mktemp)"
-  /usr/bin/time -v "$@" > "$out.yaml" 2> "$out.time" || { cat "$out.time" >&2; return 1; }
+secs() { # secs WALL: /usr/bin/time's [h:]m:ss.cc as seconds
+  echo "$1" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }'
+}
+
+measure() { # measure LABEL OUTFILE CMD...  (sets SECS and RSS_MB)
+  local label="$1" out="$2"; shift 2
+  /usr/bin/time -v "$@" > "$out" 2> "$out.time" || { cat "$out.time" >&2; return 1; }
   local wall rss docs
   wall="$(grep 'Elapsed (wall clock)' "$out.time" | awk '{print $NF}')"
   rss="$(grep 'Maximum resident set size' "$out.time" | awk '{print $NF}')"
-  docs="$(grep -c '^kind:' "$out.yaml" || true)"
-  printf '%-22s wall %-10s peak RSS %6d MB  objects %d\n' "$label" "$wall" $((rss / 1024)) "$docs"
-  echo "$out.yaml"
+  docs="$(grep -c '^kind:' "$out" || true)"
+  SECS="$(secs "$wall")"
+  RSS_MB=$((rss / 1024))
+  printf '%-22s wall %8.2f s  peak RSS %6d MB  objects %d\n' "$label" "$SECS" "$RSS_MB" "$docs"
 }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for n in "${apps[@]}"; do
   gen "$work/tree-$n" "$n"
-  f_out="$(measure "fjord $n apps" "$FJORD" build "$work/tree-$n/l3" | tee /dev/stderr | tail -1)"
+  measure "fjord $n apps" "$work/fjord-$n.yaml" "$FJORD" build "$work/tree-$n/l3"
+  f_secs="$SECS"
   if [ -x "$kustomize" ] && [ "$n" -le "$ref_max" ]; then
-    k_out="$(measure "kustomize $n apps" "$kustomize" build "$work/tree-$n/l3" | tee /dev/stderr | tail -1)"
-    if cmp -s "$f_out" "$k_out"; then echo "outputs: byte-identical"; else echo "outputs: differ (see diff of the two renders)"; fi
+    measure "kustomize $n apps" "$work/kustomize-$n.yaml" "$kustomize" build "$work/tree-$n/l3"
+    awk -v k="$SECS" -v f="$f_secs" 'BEGIN { if (f > 0) printf "speed-up: %.0fx\n", k / f }'
+    if cmp -s "$work/fjord-$n.yaml" "$work/kustomize-$n.yaml"; then
+      echo "outputs: byte-identical"
+    else
+      echo "outputs: differ:"
+      diff "$work/kustomize-$n.yaml" "$work/fjord-$n.yaml" | head -20
+    fi
   fi
-done 2>&1 | grep -v '^/tmp/'
+done

@@ -10,7 +10,6 @@
 //! back from that JSON round trip: integral floats as integers, other floats
 //! in Go's shortest `%g` form.
 
-use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -165,7 +164,7 @@ impl Emitter<'_> {
             Value::Array(a) if a.is_empty() => self.empty_flow("[", "]"),
             Value::Object(m) => {
                 let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-                entries.sort_by(|a, b| key_order(a.0, b.0));
+                sort_keys(&mut entries);
                 self.increase_indent(false, false);
                 for (k, val) in entries {
                     self.write_indent();
@@ -600,15 +599,40 @@ fn is_printable(b: &[u8], i: usize) -> bool {
         || (c == 0xEF && !(n1 == 0xBB && n2 == 0xBF) && !(n1 == 0xBF && (n2 == 0xBE || n2 == 0xBF)))
 }
 
-/// go-yaml v2's map key order: runes compared one by one, letters before
-/// other characters, runs of digits compared as numbers.
-fn key_order(a: &str, b: &str) -> Ordering {
-    if key_less(a, b) {
-        Ordering::Less
-    } else if key_less(b, a) {
-        Ordering::Greater
-    } else {
-        Ordering::Equal
+/// Sorts entries by [`key_less`]. That order is not total for some odd keys
+/// (`x1y` and `x10y` are neither less than the other), which the standard
+/// sorts may reject by panicking, so this is a plain merge sort (insertion
+/// sort for short runs, as Go does) that never panics.
+fn sort_keys(v: &mut Vec<(&String, &Value)>) {
+    fn insertion(v: &mut [(&String, &Value)]) {
+        for i in 1..v.len() {
+            let mut j = i;
+            while j > 0 && key_less(v[j].0, v[j - 1].0) {
+                v.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    }
+    if v.len() <= 12 {
+        insertion(v);
+        return;
+    }
+    let mid = v.len() / 2;
+    let mut right = v.split_off(mid);
+    sort_keys(v);
+    sort_keys(&mut right);
+    let left = std::mem::take(v);
+    v.reserve(left.len() + right.len());
+    let (mut l, mut r) = (left.into_iter().peekable(), right.into_iter().peekable());
+    loop {
+        let take_right = match (l.peek(), r.peek()) {
+            (Some(a), Some(b)) => key_less(b.0, a.0),
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (None, None) => break,
+        };
+        let next = if take_right { r.next() } else { l.next() };
+        v.extend(next);
     }
 }
 
@@ -624,6 +648,8 @@ fn digit_value(c: char) -> i64 {
     i64::from(u32::from(c)) - i64::from(u32::from('0'))
 }
 
+/// go-yaml v2's map key order: runes compared one by one, non-letters
+/// before letters, runs of digits compared as numbers.
 fn key_less(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         // Fast path for the common case: the first difference between
@@ -1035,9 +1061,18 @@ mod tests {
 
     #[test]
     fn keys_sort_naturally() {
-        let mut k = vec!["f10", "f2", "f1", "a", "B", "f01", "_x"];
-        k.sort_by(|a, b| key_order(a, b));
-        assert_eq!(k, ["_x", "B", "a", "f1", "f01", "f2", "f10"]);
+        let names = ["f10", "f2", "f1", "a", "B", "f01", "_x"];
+        let keys: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut e: Vec<(&String, &Value)> = keys.iter().map(|k| (k, &Value::Null)).collect();
+        sort_keys(&mut e);
+        let got: Vec<&str> = e.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(got, ["_x", "B", "a", "f1", "f01", "f2", "f10"]);
+        let many: Vec<String> = (0..40).rev().map(|i| format!("k{i}")).collect();
+        let mut e: Vec<(&String, &Value)> = many.iter().map(|k| (k, &Value::Null)).collect();
+        sort_keys(&mut e);
+        let got: Vec<String> = e.iter().map(|(k, _)| k.to_string()).collect();
+        let want: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
