@@ -30,9 +30,9 @@ pub struct Accumulator {
     pub resources: Vec<Resource>,
     pub config: TransformerConfig,
     pub vars: Vec<Var>,
-    /// Ids of `resources`, kept only while resources are being appended
-    /// (ids change once transformers run); rebuilt on demand.
-    ids: Option<HashSet<(crate::resource::Gvk, String, String)>>,
+    /// Hashes of the ids of `resources`, kept only while resources are
+    /// being appended (ids change once transformers run); rebuilt on demand.
+    ids: Option<HashSet<u64>>,
 }
 
 impl Accumulator {
@@ -49,10 +49,14 @@ impl Accumulator {
         let resources = &self.resources;
         let seen = self
             .ids
-            .get_or_insert_with(|| resources.iter().map(|r| r.cur_id().key()).collect());
+            .get_or_insert_with(|| resources.iter().map(Resource::id_hash).collect());
         for r in rs {
-            if !seen.insert(r.cur_id().key()) {
-                return Err(Error::DuplicateId(r.cur_id().to_string()));
+            if !seen.insert(r.id_hash()) {
+                // Same hash: a duplicate, unless the hashes merely collide.
+                let id = r.cur_id();
+                if self.resources.iter().any(|o| o.cur_id().same_as(&id)) {
+                    return Err(Error::DuplicateId(id.to_string()));
+                }
             }
             self.resources.push(r);
         }

@@ -26,9 +26,9 @@ pub fn split_path(path: &str) -> Vec<String> {
 
 /// Calls `f` on every value found at `path`. With `create`, missing
 /// mappings along the way (and the final field, as null) are created.
-pub fn visit(
+pub fn visit<S: AsRef<str>>(
     node: &mut Value,
-    path: &[String],
+    path: &[S],
     create: bool,
     f: &mut dyn FnMut(&mut Value) -> Result<()>,
 ) -> Result<()> {
@@ -44,12 +44,12 @@ pub fn visit(
         }
         Value::Object(m) => {
             // `field[]` names a sequence; kustomize never creates one.
+            let seg = seg.as_ref();
             let (seg, is_seq) = match seg.strip_suffix("[]") {
-                Some(s) => (s.to_string(), true),
-                None => (seg.clone(), false),
+                Some(s) => (s, true),
+                None => (seg, false),
             };
-            let seg = &seg;
-            let present = m.get(seg.as_str()).is_some_and(|v| !v.is_null());
+            let present = m.get(seg).is_some_and(|v| !v.is_null());
             if !present {
                 if !create || is_seq {
                     return Ok(());
@@ -59,14 +59,14 @@ pub fn visit(
                 } else {
                     Value::Object(Map::new())
                 };
-                m.insert(seg.clone(), fresh);
+                m.insert(seg.to_string(), fresh);
             }
-            let Some(child) = m.get_mut(seg.as_str()) else {
+            let Some(child) = m.get_mut(seg) else {
                 return Ok(());
             };
             visit(child, rest, create, f)?;
             if rest.is_empty() && child.is_null() {
-                m.remove(seg.as_str());
+                m.remove(seg);
             }
             Ok(())
         }
@@ -80,7 +80,12 @@ pub fn visit_str(
     create: bool,
     f: &mut dyn FnMut(&mut Value) -> Result<()>,
 ) -> Result<()> {
-    visit(node, &split_path(path), create, f)
+    if path.contains('\\') {
+        return visit(node, &split_path(path), create, f);
+    }
+    // The common case needs no copies of the segments.
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    visit(node, &segs, create, f)
 }
 
 /// Read-only lookup of a dotted or slashed path with `[i]` indices and

@@ -266,6 +266,28 @@ impl Resource {
         }
     }
 
+    /// A hash of the current id such that ids that are the same (in
+    /// kustomize's sense, see [`ResId::same_as`]) hash alike; computed
+    /// without allocating.
+    pub fn id_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let (group, version) = match self.api_version().rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", self.api_version()),
+        };
+        let kind = self.kind();
+        let ns = if is_cluster_scoped_kind(kind) {
+            CLUSTER_SCOPE
+        } else if self.namespace().is_empty() {
+            DEFAULT_NAMESPACE
+        } else {
+            self.namespace()
+        };
+        (group, version, kind, self.name(), ns).hash(&mut h);
+        h.finish()
+    }
+
     pub fn prev_ids(&self) -> Vec<ResId> {
         let base = self.gvk();
         self.build

@@ -19,8 +19,7 @@ pub fn apply(
     }
     for r in resources.iter_mut() {
         let gvk = r.org_gvk();
-        let id = r.cur_id();
-        r.with_value(|obj| -> Result<()> {
+        let res = r.with_value(|obj| -> Result<()> {
             for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {
                 let mut set = |node: &mut Value| -> Result<()> {
                     if node.is_null() {
@@ -28,7 +27,8 @@ pub fn apply(
                     }
                     let Value::Object(m) = node else {
                         return Err(Error::Object {
-                            object: id.to_string(),
+                            // Named below, once the object is back.
+                            object: String::new(),
                             message: format!("field '{}' is not a mapping", fs.path),
                         });
                     };
@@ -40,7 +40,16 @@ pub fn apply(
                 fieldspec::visit_str(obj, &fs.path, fs.create, &mut set)?;
             }
             Ok(())
-        })?;
+        });
+        match res {
+            Err(Error::Object { object, message }) if object.is_empty() => {
+                return Err(Error::Object {
+                    object: r.cur_id().to_string(),
+                    message,
+                });
+            }
+            other => other?,
+        }
     }
     Ok(())
 }
