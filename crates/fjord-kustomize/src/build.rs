@@ -801,11 +801,10 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
             let sel = Compiled::new(target)?;
             let mut keep = Vec::with_capacity(rs.len());
             for mut r in rs.drain(..) {
-                if sel.matches(&r) {
-                    if !apply_sm(&mut r, sp)? {
+                if sel.matches(&r)
+                    && !apply_sm(&mut r, sp)? {
                         continue;
                     }
-                }
                 keep.push(r);
             }
             *rs = keep;

@@ -733,7 +733,7 @@ fn number_text(n: &Number) -> String {
     }
     let f = n.as_f64().unwrap_or(0.0);
     if f.fract() == 0.0 && f.abs() < 1e21 {
-        if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&f) {
+        if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
             return (f as i64).to_string();
         }
         if (0.0..1.844_674_407_370_955_2e19).contains(&f) {
@@ -840,11 +840,10 @@ fn resolves_to_str(s: &str) -> bool {
                 if i64::from_str_radix(rest, 2).is_ok() || u64::from_str_radix(rest, 2).is_ok() {
                     return false;
                 }
-            } else if let Some(rest) = plain.strip_prefix("-0b") {
-                if i64::from_str_radix(&format!("-{rest}"), 2).is_ok() {
+            } else if let Some(rest) = plain.strip_prefix("-0b")
+                && i64::from_str_radix(&format!("-{rest}"), 2).is_ok() {
                     return false;
                 }
-            }
             true
         }
         _ => true,
@@ -858,9 +857,9 @@ fn go_parse_float(s: &str) -> Option<f64> {
     if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
         return Some(0.0);
     }
-    if lower.starts_with("0x") {
+    if let Some(hex) = lower.strip_prefix("0x") {
         // Hexadecimal floats need a 'p' exponent in Go.
-        return (lower.contains('p') && hex_float_ok(&lower[2..])).then_some(0.0);
+        return (hex.contains('p') && hex_float_ok(hex)).then_some(0.0);
     }
     if !t.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
         return None;

@@ -97,7 +97,7 @@ impl Referrer<'_> {
             return true;
         }
         c.cur.effective_namespace() == self.cur.effective_namespace()
-            || self.rb_namespaces.iter().any(|n| *n == c.cur.namespace)
+            || self.rb_namespaces.contains(&c.cur.namespace)
     }
 }
 

@@ -238,12 +238,11 @@ fn set_field(opts: Option<&FieldOptions>, target: &mut Value, value: &Value) -> 
         }
         value = Value::String(parts.join(&o.delimiter));
     }
-    if is_scalar(target) && !target.is_null() {
-        if let Some(text) = scalar_text(&value) {
+    if is_scalar(target) && !target.is_null()
+        && let Some(text) = scalar_text(&value) {
             *target = retyped(target, &text, &value);
             return Ok(());
         }
-    }
     *target = value;
     Ok(())
 }

@@ -103,7 +103,7 @@ fn id_sort_string(id: &ResId) -> String {
     format!("{}|{}|{}", id.gvk, ns, nm)
 }
 
-pub fn apply(resources: &mut Vec<Resource>, opts: Option<&SortOptions>) -> Result<()> {
+pub fn apply(resources: &mut [Resource], opts: Option<&SortOptions>) -> Result<()> {
     let (order, legacy) = match opts {
         None => ("legacy", None),
         Some(o) => (

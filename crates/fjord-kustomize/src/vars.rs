@@ -53,7 +53,7 @@ pub fn bind(rs: &mut [Resource], vars: &mut Vec<Var>, incoming: &[Var]) -> Resul
         let hits: Vec<usize> = rs
             .iter()
             .enumerate()
-            .filter(|(_, r)| matches(&r.cur_id()) || r.prev_ids().iter().any(|id| matches(id)))
+            .filter(|(_, r)| matches(&r.cur_id()) || r.prev_ids().iter().any(&matches))
             .map(|(i, _)| i)
             .collect();
         match hits.as_slice() {
@@ -73,7 +73,7 @@ pub fn bind(rs: &mut [Resource], vars: &mut Vec<Var>, incoming: &[Var]) -> Resul
 }
 
 fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
-    let Some(r) = rs.iter().find(|r| r.build.ref_vars.iter().any(|n| *n == v.name)) else {
+    let Some(r) = rs.iter().find(|r| r.build.ref_vars.contains(&v.name)) else {
         return Err(Error::invalid(format!(
             "var '{}' cannot be mapped to a field in the set of known resources",
             v.name
@@ -104,13 +104,11 @@ fn scalar_text(v: &Value) -> String {
 
 /// Expands `$(NAME)` as Kubernetes does: `$$` escapes, unknown names stay.
 fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
-    if let Some(name) = s.strip_prefix("$(").and_then(|r| r.strip_suffix(')')) {
-        if !name.contains(['(', ')', '$']) {
-            if let Some(v) = lookup(name) {
+    if let Some(name) = s.strip_prefix("$(").and_then(|r| r.strip_suffix(')'))
+        && !name.contains(['(', ')', '$'])
+            && let Some(v) = lookup(name) {
                 return v;
             }
-        }
-    }
     let mut out = String::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
@@ -121,8 +119,8 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
                 i += 2;
                 continue;
             }
-            if b[i + 1] == b'(' {
-                if let Some(end) = s[i + 2..].find(')') {
+            if b[i + 1] == b'('
+                && let Some(end) = s[i + 2..].find(')') {
                     let name = &s[i + 2..i + 2 + end];
                     if let Some(v) = lookup(name) {
                         out.push_str(&scalar_text(&v));
@@ -132,7 +130,6 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
                     i += 3 + end;
                     continue;
                 }
-            }
         }
         let ch = s[i..].chars().next().unwrap_or(' ');
         out.push(ch);

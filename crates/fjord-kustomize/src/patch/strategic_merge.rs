@@ -38,11 +38,10 @@ const INFERRED_KEYS: [&str; 7] = [
 
 pub fn inferred_strategy(dest: &[Value], patch: &[Value]) -> ListStrategy {
     for list in [dest, patch] {
-        if let Some(Value::Object(first)) = list.first() {
-            if let Some(k) = INFERRED_KEYS.iter().find(|k| first.contains_key(**k)) {
+        if let Some(Value::Object(first)) = list.first()
+            && let Some(k) = INFERRED_KEYS.iter().find(|k| first.contains_key(**k)) {
                 return ListStrategy::Keys(vec![k.to_string()]);
             }
-        }
     }
     ListStrategy::Replace
 }
