@@ -141,6 +141,9 @@ fn merge_meta(res: &mut Resource, old: &Resource) {
     res.build.prefixes = old.build.prefixes.clone();
     res.build.suffixes = old.build.suffixes.clone();
     res.build.ref_vars = old.build.ref_vars.clone();
+    // The name hash survives only if both sides want it (merging into an
+    // object that was not generated keeps its plain name).
+    res.build.needs_hash = old.build.needs_hash && res.build.needs_hash;
 }
 
 pub fn load_kustomization(ldr: &Loader) -> Result<(PathBuf, Kustomization)> {

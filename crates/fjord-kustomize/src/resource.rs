@@ -42,7 +42,7 @@ impl Gvk {
     }
 
     pub fn is_cluster_scoped(&self) -> bool {
-        is_cluster_scoped_kind(&self.kind)
+        is_cluster_scoped_gvk(&self.group, &self.version, &self.kind)
     }
 }
 
@@ -65,50 +65,38 @@ impl fmt::Display for Gvk {
     }
 }
 
-/// Kinds that the Kubernetes API serves without a namespace. Unknown kinds
-/// (custom resources) are taken to be namespaced, as kustomize does.
-pub fn is_cluster_scoped_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "APIService"
-            | "CSIDriver"
-            | "CSINode"
-            | "CertificateSigningRequest"
-            | "ClusterRole"
-            | "ClusterRoleBinding"
-            | "ClusterTrustBundle"
-            | "ComponentStatus"
-            | "CustomResourceDefinition"
-            | "DeviceClass"
-            | "FlowSchema"
-            | "IPAddress"
-            | "IngressClass"
-            | "MutatingAdmissionPolicy"
-            | "MutatingAdmissionPolicyBinding"
-            | "MutatingWebhookConfiguration"
-            | "Namespace"
-            | "Node"
-            | "PersistentVolume"
-            | "PodSecurityPolicy"
-            | "PriorityClass"
-            | "PriorityLevelConfiguration"
-            | "ResourceSlice"
-            | "RuntimeClass"
-            | "SelfSubjectAccessReview"
-            | "SelfSubjectReview"
-            | "SelfSubjectRulesReview"
-            | "ServiceCIDR"
-            | "StorageClass"
-            | "StorageVersion"
-            | "StorageVersionMigration"
-            | "SubjectAccessReview"
-            | "TokenReview"
-            | "ValidatingAdmissionPolicy"
-            | "ValidatingAdmissionPolicyBinding"
-            | "ValidatingWebhookConfiguration"
-            | "VolumeAttachment"
-            | "VolumeAttributesClass"
-    )
+/// Whether objects of this group, version and kind are served without a
+/// namespace. As in kustomize v5.5 this is known only for the built-in
+/// types of the OpenAPI data it embeds (Kubernetes 1.21), by exact group
+/// and version; anything else, custom resources included, is namespaced.
+pub fn is_cluster_scoped_gvk(group: &str, version: &str, kind: &str) -> bool {
+    const CLUSTER_SCOPED: &[(&str, &[&str], &str)] = &[
+        ("admissionregistration.k8s.io", &["v1", "v1beta1"], "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", &["v1", "v1beta1"], "ValidatingWebhookConfiguration"),
+        ("apiextensions.k8s.io", &["v1", "v1beta1"], "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", &["v1", "v1beta1"], "APIService"),
+        ("certificates.k8s.io", &["v1", "v1beta1"], "CertificateSigningRequest"),
+        ("flowcontrol.apiserver.k8s.io", &["v1beta1"], "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", &["v1beta1"], "PriorityLevelConfiguration"),
+        ("networking.k8s.io", &["v1", "v1beta1"], "IngressClass"),
+        ("node.k8s.io", &["v1", "v1beta1"], "RuntimeClass"),
+        ("policy", &["v1beta1"], "PodSecurityPolicy"),
+        ("rbac.authorization.k8s.io", &["v1", "v1beta1"], "ClusterRole"),
+        ("rbac.authorization.k8s.io", &["v1", "v1beta1"], "ClusterRoleBinding"),
+        ("scheduling.k8s.io", &["v1", "v1beta1"], "PriorityClass"),
+        ("storage.k8s.io", &["v1", "v1beta1"], "CSIDriver"),
+        ("storage.k8s.io", &["v1", "v1beta1"], "CSINode"),
+        ("storage.k8s.io", &["v1", "v1beta1"], "StorageClass"),
+        ("storage.k8s.io", &["v1", "v1beta1"], "VolumeAttachment"),
+        ("", &["v1"], "ComponentStatus"),
+        ("", &["v1"], "Namespace"),
+        ("", &["v1"], "Node"),
+        ("", &["v1"], "NodeProxyOptions"),
+        ("", &["v1"], "PersistentVolume"),
+    ];
+    CLUSTER_SCOPED
+        .iter()
+        .any(|(g, vs, k)| *k == kind && *g == group && vs.contains(&version))
 }
 
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -277,7 +265,7 @@ impl Resource {
             None => ("", self.api_version()),
         };
         let kind = self.kind();
-        let ns = if is_cluster_scoped_kind(kind) {
+        let ns = if is_cluster_scoped_gvk(group, version, kind) {
             CLUSTER_SCOPE
         } else if self.namespace().is_empty() {
             DEFAULT_NAMESPACE
