@@ -221,8 +221,17 @@ fn stringify_metadata(mut m: Map<String, Value>) -> Map<String, Value> {
 
 pub fn load_resource_file(ldr: &Loader, rel: &str) -> Result<Vec<Resource>> {
     let (path, text) = ldr.read_string(rel)?;
-    let docs = crate::yaml::parse_documents(&text, &path)?;
-    to_resources(docs, &path)
+    let docs = crate::yaml::parse_documents_noting_duplicates(&text, &path)?;
+    let mut out = Vec::with_capacity(docs.len());
+    for (doc, dup) in docs {
+        let mut rs = to_resources(vec![doc], &path)?;
+        if let Some(d) = dup {
+            rs.iter_mut()
+                .for_each(|r| r.build.duplicate_key = Some(d.clone()));
+        }
+        out.append(&mut rs);
+    }
+    Ok(out)
 }
 
 pub struct Builder {
@@ -270,6 +279,16 @@ impl Builder {
                 .and_then(Value::as_str)
                 != Some("true")
         });
+        // kustomize reads objects with repeated keys but cannot print them.
+        if let Some(r) = acc.resources.iter().find(|r| r.build.duplicate_key.is_some()) {
+            return Err(Error::Object {
+                object: r.cur_id().to_string(),
+                message: format!(
+                    "yaml: unmarshal errors: {}",
+                    r.build.duplicate_key.as_deref().unwrap_or("")
+                ),
+            });
+        }
         sort::apply(&mut acc.resources, k.sort_options.as_ref())?;
         if !tracking {
             acc.resources.iter_mut().for_each(|r| origin::remove(r, origin::ORIGIN_KEY));

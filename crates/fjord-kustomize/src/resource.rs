@@ -179,6 +179,8 @@ pub struct BuildInfo {
     pub referenced: bool,
     /// Names of the vars whose values are read from this object.
     pub ref_vars: Vec<String>,
+    /// A mapping key the object's source repeats (first one found).
+    pub duplicate_key: Option<String>,
 }
 
 impl BuildInfo {

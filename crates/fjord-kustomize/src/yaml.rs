@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use std::cell::Cell;
+
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -11,33 +13,50 @@ use crate::error::{Error, Result};
 /// Parses a multi-document YAML (or JSON) text. Empty documents are dropped,
 /// as kustomize drops them.
 pub fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
+    Ok(parse_documents_noting_duplicates(text, path)?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect())
+}
+
+/// As [`parse_documents`], also telling for each document the first mapping
+/// key it repeats, if any. Reading keeps the last value; kustomize reads
+/// resources that way too but then fails to print them.
+pub fn parse_documents_noting_duplicates(
+    text: &str,
+    path: &Path,
+) -> Result<Vec<(Value, Option<String>)>> {
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
-        let Loose(v) = Loose::deserialize(doc).map_err(|e| Error::Yaml {
+        let dup = Cell::new(None);
+        let v = LooseSeed(&dup).deserialize(doc).map_err(|e| Error::Yaml {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
         if !v.is_null() {
-            out.push(v);
+            out.push((v, dup.into_inner()));
         }
     }
     Ok(out)
 }
 
 /// A YAML value read leniently, as kustomize's decoder reads it: a repeated
-/// mapping key keeps its last value, `<<` merge keys are applied, tags are
-/// dropped, and non-string keys become strings.
-struct Loose(Value);
+/// mapping key keeps its last value (the first repeat is noted), `<<` merge
+/// keys are applied, tags are dropped, and non-string keys become strings.
+#[derive(Clone, Copy)]
+struct LooseSeed<'c>(&'c Cell<Option<String>>);
 
-impl<'de> Deserialize<'de> for Loose {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_any(LooseVisitor).map(Loose)
+impl<'de> DeserializeSeed<'de> for LooseSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        d.deserialize_any(LooseVisitor(self.0))
     }
 }
 
-struct LooseVisitor;
+struct LooseVisitor<'c>(&'c Cell<Option<String>>);
 
-impl<'de> serde::de::Visitor<'de> for LooseVisitor {
+impl<'de> serde::de::Visitor<'de> for LooseVisitor<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -79,14 +98,14 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
         Ok(Value::String(s))
     }
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        Loose::deserialize(d).map(|l| l.0)
+        LooseSeed(self.0).deserialize(d)
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(
         self,
         mut seq: A,
     ) -> std::result::Result<Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(Loose(v)) = seq.next_element()? {
+        while let Some(v) = seq.next_element_seed(LooseSeed(self.0))? {
             out.push(v);
         }
         // Documents stay in memory for the whole build: no spare capacity.
@@ -101,7 +120,8 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
         // its final size (documents stay in memory for the whole build).
         let mut entries: Vec<(String, Value)> = Vec::new();
         let mut merges = Vec::new();
-        while let Some((Loose(k), Loose(v))) = map.next_entry()? {
+        while let Some(k) = map.next_key_seed(LooseSeed(self.0))? {
+            let v = map.next_value_seed(LooseSeed(self.0))?;
             let key = match k {
                 Value::String(s) => s,
                 Value::Null => "null".into(),
@@ -115,7 +135,18 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
         }
         let mut out = Map::with_capacity(entries.len());
         for (k, v) in entries {
-            out.insert(k, v);
+            match out.entry(k) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                serde_json::map::Entry::Occupied(mut e) => {
+                    let first = self.0.take();
+                    self.0.set(first.or_else(|| {
+                        Some(format!("mapping key {:?} already defined", e.key()))
+                    }));
+                    e.insert(v);
+                }
+            }
         }
         for m in merges {
             let sources = match m {
@@ -138,7 +169,7 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor {
     ) -> std::result::Result<Value, A::Error> {
         use serde::de::VariantAccess;
         let (_tag, variant): (String, _) = data.variant()?;
-        variant.newtype_variant::<Loose>().map(|l| l.0)
+        variant.newtype_variant_seed(LooseSeed(self.0))
     }
 }
 
