@@ -14,7 +14,7 @@ use crate::kustomization::{FILE_NAMES, Kustomization, Patch, Var};
 use crate::load::{LoadRestrictions, Loader, lexical_join};
 use crate::patch::{json6902, strategic_merge};
 use crate::resource::{Behavior, Resource};
-use crate::schema::Builtin;
+use crate::schema::{Builtin, CustomSchema};
 use crate::select::Compiled;
 use crate::transform::{images, labels, names, namespace, replicas};
 use crate::{nameref, origin, plugins, replacements, sort, vars};
@@ -243,6 +243,9 @@ pub struct Builder {
     origin: Option<PathBuf>,
     /// Whether a kustomization has chosen an OpenAPI schema already.
     openapi_set: bool,
+    /// The custom schema chosen, if any (used by strategic merges from the
+    /// moment it is chosen, as in kustomize).
+    custom_schema: Option<std::rc::Rc<CustomSchema>>,
 }
 
 impl Builder {
@@ -252,13 +255,29 @@ impl Builder {
             stack: Vec::new(),
             origin: None,
             openapi_set: false,
+            custom_schema: None,
+        }
+    }
+
+    fn choose_schema(&mut self, choice: SchemaChoice) {
+        match choice {
+            SchemaChoice::Unchanged => {}
+            SchemaChoice::Builtin => {
+                self.openapi_set = true;
+                self.custom_schema = None;
+            }
+            SchemaChoice::Custom(c) => {
+                self.openapi_set = true;
+                self.custom_schema = Some(std::rc::Rc::new(c));
+            }
         }
     }
 
     pub fn run(&mut self, dir: &Path) -> Result<Vec<Resource>> {
         let ldr = Loader::new(dir, self.opts.load_restrictions)?;
         let (kpath, k) = load_kustomization(&ldr)?;
-        self.openapi_set = check_openapi(&ldr, &k, &kpath, false)?;
+        let choice = check_openapi(&ldr, &k, &kpath, false)?;
+        self.choose_schema(choice);
         if k.kind == "Component" {
             // A component built on its own behaves as a kustomization.
             tracing::debug!(dir = %dir.display(), "building a Component directly");
@@ -320,8 +339,8 @@ impl Builder {
         let (kpath, k) = load_kustomization(&child)?;
         // The first kustomization in the tree to choose a schema wins; the
         // schema file of any is read.
-        let chosen = check_openapi(&child, &k, &kpath, self.openapi_set)?;
-        self.openapi_set |= chosen;
+        let choice = check_openapi(&child, &k, &kpath, self.openapi_set)?;
+        self.choose_schema(choice);
         Ok((child, k))
     }
 
@@ -498,6 +517,8 @@ impl Builder {
         acc: &mut Accumulator,
     ) -> Result<()> {
         let cfg = acc.config.clone();
+        let custom_schema = self.custom_schema.clone();
+        let custom = custom_schema.as_deref();
         // With build metadata on, each built-in transformer is recorded on
         // every object once it has run.
         let in_file = self.origin.as_ref().map(|o| origin::join(o, &k.file_name));
@@ -522,14 +543,14 @@ impl Builder {
             };
             for d in docs {
                 let patch = sm_patch(d)?;
-                apply_sm_by_id(rs, &patch)?;
+                apply_sm_by_id(rs, &patch, custom)?;
             }
         }
         if !k.patches_strategic_merge.is_empty() {
             note(rs, "PatchStrategicMergeTransformer");
         }
         for p in &k.patches {
-            apply_patch(ldr, rs, p)?;
+            apply_patch(ldr, rs, p, custom)?;
             note(rs, "PatchTransformer");
         }
         if !k.namespace.is_empty() {
@@ -550,7 +571,7 @@ impl Builder {
             note(rs, "AnnotationsTransformer");
         }
         for p in &k.patches_json6902 {
-            apply_patch(ldr, rs, p)?;
+            apply_patch(ldr, rs, p, custom)?;
             note(rs, "PatchJson6902Transformer");
         }
         for r in &k.replicas {
@@ -568,7 +589,7 @@ impl Builder {
         if !k.transformers.is_empty() {
             let configs = self.plugin_configs(ldr, &k.transformers)?;
             for c in configs {
-                plugins::transform(&c, ldr, &mut acc.resources, &cfg)?;
+                plugins::transform(&c, ldr, &mut acc.resources, &cfg, custom)?;
                 if let Some(f) = &in_file {
                     let from = c
                         .annotations()
@@ -587,12 +608,27 @@ impl Builder {
     }
 }
 
+/// What a kustomization's `openapi` field decided.
+enum SchemaChoice {
+    /// Nothing (no field, or an earlier kustomization already chose).
+    Unchanged,
+    /// The built-in schema, by version.
+    Builtin,
+    /// A schema file.
+    Custom(CustomSchema),
+}
+
 /// The OpenAPI schema options of a kustomization, checked as kustomize's
 /// `openapi.SetSchema` does: a custom schema file must be readable; unless
 /// an earlier kustomization chose a schema (`already`), a custom schema
 /// excludes a built-in version and the only built-in version is the one
-/// kustomize v5.5 embeds. Returns whether this kustomization chose one.
-fn check_openapi(ldr: &Loader, k: &Kustomization, kpath: &Path, already: bool) -> Result<bool> {
+/// kustomize v5.5 embeds.
+fn check_openapi(
+    ldr: &Loader,
+    k: &Kustomization,
+    kpath: &Path,
+    already: bool,
+) -> Result<SchemaChoice> {
     const BUILTIN_OPENAPI: &str = "v1.21.2";
     let invalid = |message: String| Error::InvalidKustomization {
         path: kpath.to_path_buf(),
@@ -600,23 +636,23 @@ fn check_openapi(ldr: &Loader, k: &Kustomization, kpath: &Path, already: bool) -
     };
     let version = k.open_api.get("version");
     if let Some(path) = k.open_api.get("path") {
-        ldr.read_string(path)?;
+        let (full, text) = ldr.read_string(path)?;
         if already {
-            return Ok(false);
+            return Ok(SchemaChoice::Unchanged);
         }
         if version.is_some() {
             return Err(invalid(
                 "openapi: builtin version and custom schema provided, cannot use both".into(),
             ));
         }
-        return Ok(true);
+        return Ok(SchemaChoice::Custom(CustomSchema::parse(&text, &full)?));
     }
     if already {
-        return Ok(false);
+        return Ok(SchemaChoice::Unchanged);
     }
     match version.map(String::as_str) {
-        None | Some("") => Ok(false),
-        Some(BUILTIN_OPENAPI) => Ok(true),
+        None | Some("") => Ok(SchemaChoice::Unchanged),
+        Some(BUILTIN_OPENAPI) => Ok(SchemaChoice::Builtin),
         Some(v) => Err(invalid(format!(
             "openapi: the specified OpenAPI version is not built in: {v} (built in: {BUILTIN_OPENAPI})"
         ))),
@@ -683,7 +719,11 @@ fn sm_patch(d: Value) -> Result<SmPatch> {
     }
 }
 
-fn apply_sm_by_id(rs: &mut Vec<Resource>, patch: &SmPatch) -> Result<()> {
+fn apply_sm_by_id(
+    rs: &mut Vec<Resource>,
+    patch: &SmPatch,
+    custom: Option<&CustomSchema>,
+) -> Result<()> {
     let pr = Resource::new(patch.obj.clone());
     let id = pr.cur_id();
     let hits: Vec<usize> = rs
@@ -697,7 +737,7 @@ fn apply_sm_by_id(rs: &mut Vec<Resource>, patch: &SmPatch) -> Result<()> {
             "no matches for Id {id}; failed to find unique target for patch {id}"
         ))),
         1 => {
-            let keep = apply_sm(&mut rs[hits[0]], patch)?;
+            let keep = apply_sm(&mut rs[hits[0]], patch, custom)?;
             if !keep {
                 rs.remove(hits[0]);
             }
@@ -710,7 +750,9 @@ fn apply_sm_by_id(rs: &mut Vec<Resource>, patch: &SmPatch) -> Result<()> {
 }
 
 /// Returns false when the patch deleted the object.
-pub fn apply_sm(r: &mut Resource, patch: &SmPatch) -> Result<bool> {
+/// `custom` is the OpenAPI schema a kustomization chose, if any; it then
+/// replaces the built-in one for every type, as in kustomize.
+pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: Option<&CustomSchema>) -> Result<bool> {
     let (name, ns, kind) = (
         r.name().to_string(),
         r.namespace().to_string(),
@@ -724,12 +766,23 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch) -> Result<bool> {
         "apiVersion".into(),
         Value::String(r.api_version().to_string()),
     );
-    let schema = Builtin::for_group(&r.gvk().group, Vec::new());
+    let builtin;
+    let typed;
+    let schema: &dyn crate::patch::strategic_merge::Schema = match custom {
+        Some(c) => {
+            typed = c.for_type(r.api_version(), r.kind());
+            &typed
+        }
+        None => {
+            builtin = Builtin::for_type(r.api_version(), r.kind());
+            &builtin
+        }
+    };
     // The object is merged in place rather than copied; a failed merge
     // fails the build, so what is left of it does not matter.
     let id = r.cur_id();
     let dest = Value::Object(std::mem::take(&mut r.obj));
-    let merged = strategic_merge::merge_owned(dest, &Value::Object(p), &schema)
+    let merged = strategic_merge::merge_owned(dest, &Value::Object(p), schema)
         .map_err(|e| e.context(format!("applying patch to {id}")))?;
     let Some(Value::Object(m)) = merged else {
         return Ok(false);
@@ -748,7 +801,12 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch) -> Result<bool> {
     Ok(true)
 }
 
-pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()> {
+pub fn apply_patch(
+    ldr: &Loader,
+    rs: &mut Vec<Resource>,
+    p: &Patch,
+    custom: Option<&CustomSchema>,
+) -> Result<()> {
     let inline = p.patch.trim();
     let (text, source) = match (inline.is_empty(), p.path.is_empty()) {
         (true, true) => return Err(Error::invalid("must specify one of patch and path")),
@@ -806,7 +864,7 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
     match &p.target {
         None => {
             for sp in &patches {
-                apply_sm_by_id(rs, sp)
+                apply_sm_by_id(rs, sp, custom)
                     .map_err(|e| e.context("no resource matches strategic merge patch"))?;
             }
         }
@@ -824,7 +882,7 @@ pub fn apply_patch(ldr: &Loader, rs: &mut Vec<Resource>, p: &Patch) -> Result<()
             let mut keep = Vec::with_capacity(rs.len());
             for mut r in rs.drain(..) {
                 if sel.matches(&r)
-                    && !apply_sm(&mut r, sp)? {
+                    && !apply_sm(&mut r, sp, custom)? {
                         continue;
                     }
                 keep.push(r);

@@ -15,6 +15,7 @@ use crate::kustomization::{
 };
 use crate::load::Loader;
 use crate::resource::Resource;
+use crate::schema::CustomSchema;
 use crate::transform::{images, labels, names, namespace, replicas};
 
 fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
@@ -168,6 +169,7 @@ pub fn transform(
     ldr: &Loader,
     rs: &mut Vec<Resource>,
     _cfg: &TransformerConfig,
+    custom: Option<&CustomSchema>,
 ) -> Result<()> {
     check_builtin(c, "transformers")?;
     match c.kind() {
@@ -198,7 +200,7 @@ pub fn transform(
         }
         "PatchTransformer" => {
             let p: Patch = config(c)?;
-            apply_patch(ldr, rs, &p)
+            apply_patch(ldr, rs, &p, custom)
         }
         "PatchJson6902Transformer" => {
             let j: Json6902Config = config(c)?;
@@ -208,7 +210,7 @@ pub fn transform(
                 target: j.target,
                 options: IndexMap::new(),
             };
-            apply_patch(ldr, rs, &p)
+            apply_patch(ldr, rs, &p, custom)
         }
         "PatchStrategicMergeTransformer" => {
             let s: SmConfig = config(c)?;
@@ -220,6 +222,7 @@ pub fn transform(
                         path: path.clone(),
                         ..Default::default()
                     },
+                    custom,
                 )?;
             }
             if !s.patches.trim().is_empty() {
@@ -230,6 +233,7 @@ pub fn transform(
                         patch: s.patches.clone(),
                         ..Default::default()
                     },
+                    custom,
                 )?;
             }
             Ok(())

@@ -1,8 +1,13 @@
 //! Merge keys of the Kubernetes built-in types, for strategic merge.
 
-use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
 
-use crate::patch::strategic_merge::{ListStrategy, Schema, inferred_strategy};
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+
+use crate::patch::strategic_merge::{ListStrategy, Schema};
 
 const BUILTIN_GROUPS: &[&str] = &[
     "",
@@ -33,7 +38,66 @@ pub struct Builtin {
     pub custom: Vec<(String, ListStrategy)>,
 }
 
+/// The resource types of the OpenAPI data kustomize v5.5 embeds
+/// (Kubernetes 1.21), by apiVersion: only these have merge keys; lists of
+/// any other type (custom resources, removed API versions) are replaced.
+const BUILTIN_TYPES: &[(&str, &[&str])] = &[
+    ("v1", &[
+        "ComponentStatus", "ConfigMap", "Endpoints", "Event", "LimitRange", "Namespace", "Node",
+        "NodeProxyOptions", "PersistentVolume", "PersistentVolumeClaim", "Pod", "PodAttachOptions",
+        "PodExecOptions", "PodPortForwardOptions", "PodProxyOptions", "PodTemplate",
+        "ReplicationController", "ResourceQuota", "Secret", "Service", "ServiceAccount",
+        "ServiceProxyOptions",
+    ]),
+    ("apps/v1", &["ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"]),
+    ("autoscaling/v1", &["HorizontalPodAutoscaler", "Scale"]),
+    ("autoscaling/v2beta1", &["HorizontalPodAutoscaler"]),
+    ("autoscaling/v2beta2", &["HorizontalPodAutoscaler"]),
+    ("batch/v1", &["CronJob", "Job"]),
+    ("batch/v1beta1", &["CronJob"]),
+    ("coordination.k8s.io/v1", &["Lease"]),
+    ("coordination.k8s.io/v1beta1", &["Lease"]),
+    ("discovery.k8s.io/v1", &["EndpointSlice"]),
+    ("discovery.k8s.io/v1beta1", &["EndpointSlice"]),
+    ("events.k8s.io/v1", &["Event"]),
+    ("events.k8s.io/v1beta1", &["Event"]),
+    ("extensions/v1beta1", &["Ingress"]),
+    ("networking.k8s.io/v1", &["Ingress", "IngressClass", "NetworkPolicy"]),
+    ("networking.k8s.io/v1beta1", &["Ingress", "IngressClass"]),
+    ("policy/v1", &["PodDisruptionBudget"]),
+    ("policy/v1beta1", &["PodDisruptionBudget", "PodSecurityPolicy"]),
+    ("rbac.authorization.k8s.io/v1", &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]),
+    ("rbac.authorization.k8s.io/v1beta1", &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]),
+    ("storage.k8s.io/v1", &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"]),
+    ("storage.k8s.io/v1beta1", &["CSIDriver", "CSINode", "CSIStorageCapacity", "StorageClass", "VolumeAttachment"]),
+    ("admissionregistration.k8s.io/v1", &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]),
+    ("admissionregistration.k8s.io/v1beta1", &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]),
+    ("apiextensions.k8s.io/v1", &["CustomResourceDefinition"]),
+    ("apiextensions.k8s.io/v1beta1", &["CustomResourceDefinition"]),
+    ("apiregistration.k8s.io/v1", &["APIService"]),
+    ("apiregistration.k8s.io/v1beta1", &["APIService"]),
+    ("certificates.k8s.io/v1", &["CertificateSigningRequest"]),
+    ("certificates.k8s.io/v1beta1", &["CertificateSigningRequest"]),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", &["FlowSchema", "PriorityLevelConfiguration"]),
+    ("node.k8s.io/v1", &["RuntimeClass"]),
+    ("node.k8s.io/v1beta1", &["RuntimeClass"]),
+    ("scheduling.k8s.io/v1", &["PriorityClass"]),
+    ("scheduling.k8s.io/v1beta1", &["PriorityClass"]),
+];
+
 impl Builtin {
+    /// The built-in schema's view of one type.
+    pub fn for_type(api_version: &str, kind: &str) -> Self {
+        Builtin {
+            known_type: BUILTIN_TYPES
+                .iter()
+                .any(|(av, kinds)| *av == api_version && kinds.contains(&kind)),
+            custom: Vec::new(),
+        }
+    }
+
+    /// Every type of a built-in group taken as known (for tests and tools
+    /// that have no apiVersion at hand).
     pub fn for_group(group: &str, custom: Vec<(String, ListStrategy)>) -> Self {
         Builtin {
             known_type: BUILTIN_GROUPS.contains(&group),
@@ -47,13 +111,15 @@ fn keys(k: &[&str]) -> ListStrategy {
 }
 
 impl Schema for Builtin {
-    fn list_strategy(&self, path: &[&str], dest: &[Value], patch: &[Value]) -> ListStrategy {
+    fn list_strategy(&self, path: &[&str], _dest: &[Value], _patch: &[Value]) -> ListStrategy {
         let field = path.last().copied().unwrap_or("");
         if let Some((_, s)) = self.custom.iter().find(|(f, _)| f == field) {
             return s.clone();
         }
         if !self.known_type {
-            return inferred_strategy(dest, patch);
+            // kustomize merges without inferring keys: without a schema a
+            // list is replaced.
+            return ListStrategy::Replace;
         }
         let parent = if path.len() >= 2 {
             path[path.len() - 2]
@@ -88,6 +154,121 @@ impl Schema for Builtin {
             "ownerReferences" => keys(&["uid"]),
             "finalizers" if parent == "metadata" => ListStrategy::Primitive,
             _ => ListStrategy::Replace,
+        }
+    }
+}
+
+/// A custom OpenAPI schema (`openapi: {path: ...}`): Swagger definitions,
+/// types found by their `x-kubernetes-group-version-kind`. While one is in
+/// use, kustomize looks every type up in it alone.
+#[derive(Debug, Default)]
+pub struct CustomSchema {
+    defs: Map<String, Value>,
+    /// (apiVersion, kind) to the name of its definition.
+    by_type: HashMap<(String, String), String>,
+}
+
+impl CustomSchema {
+    /// Reads a schema file, JSON or YAML.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let v = crate::yaml::parse_one(text, path)?;
+        let defs = v
+            .get("definitions")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut by_type = HashMap::new();
+        for (name, d) in &defs {
+            let Some(Value::Array(gvks)) = d.get("x-kubernetes-group-version-kind") else {
+                continue;
+            };
+            for g in gvks {
+                let field = |f: &str| g.get(f).and_then(Value::as_str).unwrap_or("");
+                let (group, version, kind) = (field("group"), field("version"), field("kind"));
+                let api = if group.is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                };
+                by_type
+                    .entry((api, kind.to_string()))
+                    .or_insert_with(|| name.clone());
+            }
+        }
+        Ok(CustomSchema { defs, by_type })
+    }
+
+    pub fn for_type(&self, api_version: &str, kind: &str) -> TypeSchema<'_> {
+        let root = self
+            .by_type
+            .get(&(api_version.to_string(), kind.to_string()))
+            .and_then(|n| self.defs.get(n));
+        TypeSchema { schema: self, root }
+    }
+
+    /// Follows `$ref`s (bounded, as references may loop).
+    fn resolve<'a>(&'a self, mut s: &'a Value) -> Option<&'a Value> {
+        for _ in 0..64 {
+            match s.get("$ref").and_then(Value::as_str) {
+                Some(r) => s = self.defs.get(r.strip_prefix("#/definitions/")?)?,
+                None => return Some(s),
+            }
+        }
+        None
+    }
+}
+
+/// One type's view of a [`CustomSchema`].
+pub struct TypeSchema<'a> {
+    schema: &'a CustomSchema,
+    root: Option<&'a Value>,
+}
+
+impl TypeSchema<'_> {
+    fn lookup(&self, path: &[&str]) -> Option<&Value> {
+        let mut cur = self.schema.resolve(self.root?)?;
+        for field in path {
+            // The path skips sequence steps: walk into the items.
+            for _ in 0..64 {
+                if cur.get("type").and_then(Value::as_str) != Some("array") {
+                    break;
+                }
+                cur = self.schema.resolve(cur.get("items")?)?;
+            }
+            let next = cur
+                .get("properties")
+                .and_then(|p| p.get(*field))
+                .or_else(|| cur.get("additionalProperties").filter(|a| a.is_object()))?;
+            cur = self.schema.resolve(next)?;
+        }
+        Some(cur)
+    }
+}
+
+impl Schema for TypeSchema<'_> {
+    fn list_strategy(&self, path: &[&str], _dest: &[Value], _patch: &[Value]) -> ListStrategy {
+        let Some(s) = self.lookup(path) else {
+            return ListStrategy::Replace;
+        };
+        let merges = s
+            .get("x-kubernetes-patch-strategy")
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.split(',').any(|x| x == "merge"));
+        if !merges {
+            return ListStrategy::Replace;
+        }
+        let keys: Vec<String> = match s.get("x-kubernetes-list-map-keys") {
+            Some(Value::Array(ks)) => ks.iter().filter_map(Value::as_str).map(String::from).collect(),
+            _ => s
+                .get("x-kubernetes-patch-merge-key")
+                .and_then(Value::as_str)
+                .map(|k| vec![k.to_string()])
+                .unwrap_or_default(),
+        };
+        if keys.is_empty() {
+            ListStrategy::Primitive
+        } else {
+            ListStrategy::Keys(keys)
         }
     }
 }

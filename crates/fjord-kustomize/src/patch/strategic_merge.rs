@@ -25,27 +25,6 @@ pub trait Schema {
     fn list_strategy(&self, path: &[&str], dest: &[Value], patch: &[Value]) -> ListStrategy;
 }
 
-/// Keys kyaml tries, in order, when no schema names a merge key.
-const INFERRED_KEYS: [&str; 7] = [
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
-
-pub fn inferred_strategy(dest: &[Value], patch: &[Value]) -> ListStrategy {
-    for list in [dest, patch] {
-        if let Some(Value::Object(first)) = list.first()
-            && let Some(k) = INFERRED_KEYS.iter().find(|k| first.contains_key(**k)) {
-                return ListStrategy::Keys(vec![k.to_string()]);
-            }
-    }
-    ListStrategy::Replace
-}
-
 const DIRECTIVE: &str = "$patch";
 
 enum Directive {
