@@ -133,8 +133,6 @@ impl Schema for Builtin {
             | "env"
             | "volumes"
             | "imagePullSecrets"
-            | "resourceClaims"
-            | "schedulingGates"
             | "webhooks" => keys(&["name"]),
             "secrets" if parent.is_empty() => keys(&["name"]),
             "volumeMounts" => keys(&["mountPath"]),
