@@ -380,27 +380,15 @@ impl Builder {
         self.run_generators(ldr, k, &mut acc)?;
         acc.ids = None;
         for rel in &k.components {
-            let (child, ck) = self
-                .child_kustomization(ldr, rel)
-                .context_with(|| "accumulating components".into())?;
-            if ck.kind != "Component" {
-                return Err(Error::invalid(format!(
-                    "accumulating components: expected kind 'Component' for path '{}' but got '{}'",
-                    child.root().display(),
-                    ck.kind
-                )));
-            }
-            self.stack.push(child.root().to_path_buf());
-            let saved = self.origin.clone();
-            if let Some(o) = &mut self.origin {
-                *o = origin::join(o, rel);
-            }
-            let res = self
-                .accumulate(&child, &ck, acc)
-                .context_with(|| format!("accumulating component '{rel}'"));
-            self.origin = saved;
-            acc = res?;
-            self.stack.pop();
+            // kustomize quotes what went wrong inside a component.
+            let wrap = |what: &str, e: Error| {
+                Error::invalid(format!("{what} {}", crate::error::go_quote(&e.to_string())))
+                    .context("accumulating components")
+            };
+            let child = ldr.child(rel).map_err(|e| wrap("loader.New", e))?;
+            acc = self
+                .accumulate_component(child, rel, acc)
+                .map_err(|e| wrap("accumulateDirectory:", e))?;
         }
         acc.ids = None;
         self.run_transformers(ldr, k, &mut acc)?;
@@ -408,6 +396,36 @@ impl Builder {
         vars::bind(&mut acc.resources, &mut acc.vars, &k.vars)
             .context_with(|| "merging vars".into())?;
         Ok(acc)
+    }
+
+    fn accumulate_component(
+        &mut self,
+        child: Loader,
+        rel: &str,
+        acc: Accumulator,
+    ) -> Result<Accumulator> {
+        if self.stack.iter().any(|p| p == child.root()) {
+            return Err(Error::Cycle(child.root().to_path_buf()));
+        }
+        let (kpath, ck) = load_kustomization(&child)?;
+        let choice = check_openapi(&child, &ck, &kpath, self.openapi_set)?;
+        self.choose_schema(choice);
+        if ck.kind != "Component" {
+            return Err(Error::invalid(format!(
+                "expected kind 'Component' for path '{}' but got '{}'",
+                child.root().display(),
+                ck.kind
+            )));
+        }
+        self.stack.push(child.root().to_path_buf());
+        let saved = self.origin.clone();
+        if let Some(o) = &mut self.origin {
+            *o = origin::join(o, rel);
+        }
+        let res = self.accumulate(&child, &ck, acc);
+        self.origin = saved;
+        self.stack.pop();
+        res
     }
 
     fn accumulate_one(&mut self, ldr: &Loader, rel: &str, acc: &mut Accumulator) -> Result<()> {

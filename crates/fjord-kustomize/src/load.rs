@@ -117,6 +117,12 @@ impl Loader {
     /// but a directory may not contain the one naming it.
     pub fn child(&self, rel: &str) -> Result<Loader> {
         let (wanted, real) = self.locate(rel)?;
+        if real.exists() && !real.is_dir() {
+            return Err(Error::invalid(format!(
+                "must build at directory: '{}': file is not directory",
+                wanted.display()
+            )));
+        }
         if !real.is_dir() {
             return Err(Error::invalid(format!(
                 "must build at directory: not a valid directory: '{}'",
