@@ -191,7 +191,7 @@ impl Controller {
         let place = match self.place(&target).await {
             Ok(place) => place,
             Err(e) => {
-                conditions.push(Condition::new(status::COMPARISON_ERROR, error_chain(&e)));
+                conditions.push(Condition::new(status::COMPARISON_ERROR, crate::error_chain(&e)));
                 return self.write_error_status(name, &previous, conditions).await;
             }
         };
@@ -717,7 +717,7 @@ impl Controller {
         // be reached keeps the finalizer until it can.
         let spec = ApplicationSpec::from_object(app).unwrap_or_default();
         let place = match self.destinations.resolve(&spec.destination) {
-            Ok(target) => self.place(&target).await.map_err(|e| error_chain(&e)),
+            Ok(target) => self.place(&target).await.map_err(|e| crate::error_chain(&e)),
             Err(e) => Err(e.to_string()),
         };
         let place = match place {
@@ -840,18 +840,6 @@ fn has_sync_option(live: &Value, option: &str) -> bool {
         .and_then(|a| a.get(SYNC_OPTIONS_ANNOTATION))
         .and_then(Value::as_str)
         .is_some_and(|v| v.split(',').any(|o| o.trim().eq_ignore_ascii_case(option)))
-}
-
-/// An error with its causes, for a condition: "cannot connect to X: the
-/// server answered 401 ..." says more than the first line alone.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        parts.push(c.to_string());
-        cause = c.source();
-    }
-    parts.join(": ")
 }
 
 fn hash_value(v: &Value) -> u64 {

@@ -25,12 +25,7 @@ impl SealedController {
     /// Installs the CRDs, then runs `fjord controller --controllers sealed-secrets`
     /// keeping its keys in `key_namespace` and opening SealedSecrets in `watched`.
     pub fn start(env: &TestEnv, key_namespace: &str, watched: &str, extra: &[&str]) -> Self {
-        let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["install", "--apply", "--no-deployment", "--namespace", key_namespace, "--kubeconfig"])
-            .arg(&env.kubeconfig)
-            .output()
-            .expect("run fjord install");
-        assert!(install.status.success(), "fjord install: {}", String::from_utf8_lossy(&install.stderr));
+        super::install(env, key_namespace);
         let port = free_port();
         let log = std::env::temp_dir().join(format!("fjord-sealed-{key_namespace}-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))

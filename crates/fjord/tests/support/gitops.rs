@@ -69,12 +69,7 @@ impl ControllerProcess {
     }
 
     pub fn start_with(env: &TestEnv, namespace: &str, cache: &Path, extra: &[&str]) -> Self {
-        let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["install", "--apply", "--no-deployment", "--namespace", namespace, "--kubeconfig"])
-            .arg(&env.kubeconfig)
-            .output()
-            .expect("run fjord install");
-        assert!(install.status.success(), "fjord install: {}", String::from_utf8_lossy(&install.stderr));
+        super::install(env, namespace);
         let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))

@@ -100,3 +100,14 @@ pub async fn server_applies(env: &TestEnv) -> u64 {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
+
+/// `fjord install --apply --no-deployment`: the CRDs, the namespace and RBAC
+/// a controller process beside the control plane needs.
+pub fn install(env: &TestEnv, namespace: &str) {
+    let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
+        .args(["install", "--apply", "--no-deployment", "--namespace", namespace, "--kubeconfig"])
+        .arg(&env.kubeconfig)
+        .output()
+        .expect("run fjord install");
+    assert!(install.status.success(), "fjord install: {}", String::from_utf8_lossy(&install.stderr));
+}
