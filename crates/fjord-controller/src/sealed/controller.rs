@@ -254,7 +254,8 @@ impl SealedSecrets {
         let namespace = opened.metadata.namespace.clone().unwrap_or_default();
         let desired: Secret = serde_json::to_value(&opened)
             .and_then(serde_json::from_value)
-            .map_err(|e| UnsealError::Malformed(format!("the opened Secret is invalid: {e}")))?;
+            // serde messages may quote the value, which is plaintext here.
+            .map_err(|_| UnsealError::Malformed("the opened Secret is not a valid Secret".into()))?;
         drop(opened);
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
         let api_error = |source| UnsealError::Api { name: name.clone(), source };
