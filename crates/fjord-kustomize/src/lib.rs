@@ -9,6 +9,7 @@ pub mod emit;
 mod error;
 mod fieldspec;
 mod generators;
+mod goyaml;
 mod hash;
 mod kustomization;
 mod load;

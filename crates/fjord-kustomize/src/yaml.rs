@@ -1,14 +1,27 @@
 //! YAML in and out. Internally every document is a `serde_json::Value`
 //! (mapping order preserved), which keeps patches and field paths simple.
+//!
+//! Documents are read from libyaml's event stream and plain scalars are
+//! resolved as go-yaml v3 (which kustomize reads with) resolves them: `0644`
+//! is the octal integer 420, `1_000` is 1000, `2001-12-14` is a timestamp
+//! (kept as its RFC 3339 text, as kustomize prints it), `yes` is a string.
+//! Quoted and block scalars are always strings.
 
+use std::collections::HashMap;
+use std::mem::MaybeUninit;
 use std::path::Path;
 
-use std::cell::Cell;
-
-use serde::de::DeserializeSeed;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
+use unsafe_libyaml as unsafe_yaml;
 
 use crate::error::{Error, Result};
+use crate::goyaml::{go_parse_float, go_parse_int, go_parse_uint, parse_timestamp, yaml_style_float};
+
+/// Deepest nesting accepted (deeper documents are refused, not overflowed).
+const MAX_DEPTH: usize = 256;
+/// Most nodes that aliases may expand to in one text (a guard against
+/// "billion laughs" documents).
+const MAX_ALIAS_NODES: usize = 1_000_000;
 
 /// Parses a multi-document YAML (or JSON) text. Empty documents are dropped,
 /// as kustomize drops them.
@@ -26,113 +39,335 @@ pub fn parse_documents_noting_duplicates(
     text: &str,
     path: &Path,
 ) -> Result<Vec<(Value, Option<String>)>> {
+    let mut events = Events::new(text);
+    let mut loader = Loader {
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        duplicate: None,
+    };
+    let fail = |message: String| Error::Yaml {
+        path: path.to_path_buf(),
+        message,
+    };
     let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let dup = Cell::new(None);
-        let v = LooseSeed(&dup).deserialize(doc).map_err(|e| Error::Yaml {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        if !v.is_null() {
-            out.push((v, dup.into_inner()));
+    loop {
+        match events.next().map_err(fail)? {
+            Event::StreamStart | Event::DocumentEnd => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart => {
+                loader.anchors.clear();
+                loader.duplicate = None;
+                let first = events.next().map_err(fail)?;
+                let v = loader.node(&mut events, first, 0).map_err(fail)?;
+                if !v.is_null() {
+                    out.push((v, loader.duplicate.take()));
+                }
+            }
+            other => return Err(fail(format!("unexpected YAML event {other:?}"))),
         }
     }
     Ok(out)
 }
 
-/// A YAML value read leniently, as kustomize's decoder reads it: a repeated
-/// mapping key keeps its last value (the first repeat is noted), `<<` merge
-/// keys are applied, tags are dropped, and non-string keys become strings.
-#[derive(Clone, Copy)]
-struct LooseSeed<'c>(&'c Cell<Option<String>>);
-
-impl<'de> DeserializeSeed<'de> for LooseSeed<'_> {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        d.deserialize_any(LooseVisitor(self.0))
+/// Parses a single YAML value (used for kustomization files and inline
+/// patches).
+pub fn parse_one(text: &str, path: &Path) -> Result<Value> {
+    let mut docs = parse_documents(text, path)?;
+    match docs.len() {
+        0 => Ok(Value::Null),
+        1 => Ok(docs.remove(0)),
+        _ => Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: "expected a single document".into(),
+        }),
     }
 }
 
-struct LooseVisitor<'c>(&'c Cell<Option<String>>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Quoted,
+}
 
-impl<'de> serde::de::Visitor<'de> for LooseVisitor<'_> {
-    type Value = Value;
+#[derive(Debug)]
+enum Event {
+    StreamStart,
+    StreamEnd,
+    DocumentStart,
+    DocumentEnd,
+    Alias(String),
+    Scalar {
+        anchor: Option<String>,
+        tag: Option<String>,
+        value: String,
+        style: Style,
+    },
+    SequenceStart(Option<String>),
+    SequenceEnd,
+    MappingStart(Option<String>),
+    MappingEnd,
+}
 
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_bool<E>(self, b: bool) -> std::result::Result<Value, E> {
-        Ok(Value::Bool(b))
-    }
-    fn visit_i64<E>(self, i: i64) -> std::result::Result<Value, E> {
-        Ok(Value::from(i))
-    }
-    fn visit_u64<E>(self, u: u64) -> std::result::Result<Value, E> {
-        Ok(Value::from(u))
-    }
-    fn visit_f64<E>(self, f: f64) -> std::result::Result<Value, E> {
-        // JSON has no NaN or infinities; keep their YAML spelling.
-        Ok(serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or_else(|| {
-                Value::String(if f.is_nan() {
-                    ".nan".into()
-                } else if f > 0.0 {
-                    ".inf".into()
-                } else {
-                    "-.inf".into()
-                })
-            }))
-    }
-    fn visit_str<E>(self, s: &str) -> std::result::Result<Value, E> {
-        Ok(Value::String(s.to_string()))
-    }
-    fn visit_string<E>(self, s: String) -> std::result::Result<Value, E> {
-        Ok(Value::String(s))
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        LooseSeed(self.0).deserialize(d)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element_seed(LooseSeed(self.0))? {
-            out.push(v);
+/// libyaml's parser over one text.
+struct Events<'a> {
+    /// Boxed: libyaml keeps pointers into its own state.
+    parser: Box<MaybeUninit<unsafe_yaml::yaml_parser_t>>,
+    ok: bool,
+    done: bool,
+    _text: &'a str,
+}
+
+impl<'a> Events<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut parser = Box::new(MaybeUninit::<unsafe_yaml::yaml_parser_t>::uninit());
+        // SAFETY: the parser is initialised in place before any other use;
+        // the input outlives it (borrowed for 'a, the parser is dropped with
+        // `self`).
+        let ok = unsafe {
+            let p = parser.as_mut_ptr();
+            if unsafe_yaml::yaml_parser_initialize(p).fail {
+                false
+            } else {
+                unsafe_yaml::yaml_parser_set_encoding(p, unsafe_yaml::YAML_UTF8_ENCODING);
+                unsafe_yaml::yaml_parser_set_input_string(p, text.as_ptr(), text.len() as u64);
+                true
+            }
+        };
+        Events {
+            parser,
+            ok,
+            done: false,
+            _text: text,
         }
-        // Documents stay in memory for the whole build: no spare capacity.
-        out.shrink_to_fit();
-        Ok(Value::Array(out))
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Value, A::Error> {
-        // Entries are gathered first so that the map is allocated once, at
-        // its final size (documents stay in memory for the whole build).
+
+    fn next(&mut self) -> std::result::Result<Event, String> {
+        if !self.ok {
+            return Err("the YAML parser could not be set up".into());
+        }
+        if self.done {
+            return Err("unexpected end of the YAML stream".into());
+        }
+        let mut event = MaybeUninit::<unsafe_yaml::yaml_event_t>::uninit();
+        // SAFETY: the parser was initialised (`ok`); the event is read only
+        // after libyaml filled it and is deleted right after.
+        unsafe {
+            let p = self.parser.as_mut_ptr();
+            let failed_before = (&*p).error != unsafe_yaml::YAML_NO_ERROR;
+            if failed_before || unsafe_yaml::yaml_parser_parse(p, event.as_mut_ptr()).fail {
+                return Err(parse_error(p));
+            }
+            let e = event.as_mut_ptr();
+            let out = convert(&*e);
+            unsafe_yaml::yaml_event_delete(e);
+            if matches!(out, Event::StreamEnd) {
+                self.done = true;
+            }
+            Ok(out)
+        }
+    }
+}
+
+impl Drop for Events<'_> {
+    fn drop(&mut self) {
+        if self.ok {
+            // SAFETY: initialised in `new` and not deleted before.
+            unsafe { unsafe_yaml::yaml_parser_delete(self.parser.as_mut_ptr()) }
+        }
+    }
+}
+
+/// # Safety
+/// `s` is null or a NUL-terminated string.
+unsafe fn c_string(s: *const u8) -> Option<String> {
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: per the function's contract.
+    let c = unsafe { std::ffi::CStr::from_ptr(s.cast()) };
+    Some(String::from_utf8_lossy(c.to_bytes()).into_owned())
+}
+
+/// # Safety
+/// `e` is an event libyaml has just produced.
+unsafe fn convert(e: &unsafe_yaml::yaml_event_t) -> Event {
+    // SAFETY: the union member read matches the event type.
+    unsafe {
+        match e.type_ {
+            unsafe_yaml::YAML_STREAM_START_EVENT => Event::StreamStart,
+            unsafe_yaml::YAML_STREAM_END_EVENT => Event::StreamEnd,
+            unsafe_yaml::YAML_DOCUMENT_START_EVENT => Event::DocumentStart,
+            unsafe_yaml::YAML_DOCUMENT_END_EVENT => Event::DocumentEnd,
+            unsafe_yaml::YAML_ALIAS_EVENT => Event::Alias(c_string(e.data.alias.anchor).unwrap_or_default()),
+            unsafe_yaml::YAML_SCALAR_EVENT => {
+                let s = &e.data.scalar;
+                let bytes = if s.value.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(s.value, s.length as usize)
+                };
+                Event::Scalar {
+                    anchor: c_string(s.anchor),
+                    tag: c_string(s.tag),
+                    value: String::from_utf8_lossy(bytes).into_owned(),
+                    style: if s.style == unsafe_yaml::YAML_PLAIN_SCALAR_STYLE {
+                        Style::Plain
+                    } else {
+                        Style::Quoted
+                    },
+                }
+            }
+            unsafe_yaml::YAML_SEQUENCE_START_EVENT => {
+                Event::SequenceStart(c_string(e.data.sequence_start.anchor))
+            }
+            unsafe_yaml::YAML_SEQUENCE_END_EVENT => Event::SequenceEnd,
+            unsafe_yaml::YAML_MAPPING_START_EVENT => Event::MappingStart(c_string(e.data.mapping_start.anchor)),
+            unsafe_yaml::YAML_MAPPING_END_EVENT => Event::MappingEnd,
+            _ => Event::StreamEnd,
+        }
+    }
+}
+
+/// libyaml's error, worded as serde_yaml words it.
+///
+/// # Safety
+/// `p` is an initialised parser.
+unsafe fn parse_error(p: *const unsafe_yaml::yaml_parser_t) -> String {
+    // SAFETY: per the function's contract.
+    let parser: &unsafe_yaml::yaml_parser_t = unsafe { &*p };
+    // SAFETY: libyaml's problem and context are null or C strings.
+    let (problem, context) = unsafe { (c_string(parser.problem.cast()), c_string(parser.context.cast())) };
+    let mark = |m: &unsafe_yaml::yaml_mark_t| format!("line {} column {}", m.line + 1, m.column + 1);
+    let pm = &parser.problem_mark;
+    let mut s = problem.unwrap_or_else(|| "libyaml parser failed but there is no error".into());
+    if pm.line != 0 || pm.column != 0 {
+        s.push_str(&format!(" at {}", mark(pm)));
+    } else if parser.problem_offset != 0 {
+        s.push_str(&format!(" at position {}", parser.problem_offset));
+    }
+    if let Some(context) = context {
+        s.push_str(&format!(", {context}"));
+        let cm = &parser.context_mark;
+        if (cm.line != 0 || cm.column != 0) && (cm.line != pm.line || cm.column != pm.column) {
+            s.push_str(&format!(" at {}", mark(cm)));
+        }
+    }
+    s
+}
+
+/// Builds values from events, keeping anchors for aliases.
+struct Loader {
+    /// Anchor name to (value, node count, depth).
+    anchors: HashMap<String, (Value, usize, usize)>,
+    alias_nodes: usize,
+    duplicate: Option<String>,
+}
+
+fn size_and_depth(v: &Value) -> (usize, usize) {
+    match v {
+        Value::Array(a) => a.iter().map(size_and_depth).fold((1, 1), |(n, d), (cn, cd)| {
+            (n + cn, d.max(cd + 1))
+        }),
+        Value::Object(m) => m.values().map(size_and_depth).fold((1, 1), |(n, d), (cn, cd)| {
+            (n + cn, d.max(cd + 1))
+        }),
+        _ => (1, 1),
+    }
+}
+
+impl Loader {
+    fn remember(&mut self, anchor: Option<String>, v: &Value) {
+        if let Some(a) = anchor {
+            let (n, d) = size_and_depth(v);
+            self.anchors.insert(a, (v.clone(), n, d));
+        }
+    }
+
+    fn node(
+        &mut self,
+        events: &mut Events,
+        first: Event,
+        depth: usize,
+    ) -> std::result::Result<Value, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("recursion limit exceeded: nesting deeper than {MAX_DEPTH}"));
+        }
+        match first {
+            Event::Alias(name) => {
+                let Some((v, n, d)) = self.anchors.get(&name) else {
+                    return Err(format!("unknown anchor '{name}'"));
+                };
+                self.alias_nodes += n;
+                if self.alias_nodes > MAX_ALIAS_NODES || depth + d > MAX_DEPTH {
+                    return Err("repetition limit exceeded: aliases expand too much".into());
+                }
+                Ok(v.clone())
+            }
+            Event::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+            } => {
+                let v = resolve(&value, style, tag.as_deref());
+                self.remember(anchor, &v);
+                Ok(v)
+            }
+            Event::SequenceStart(anchor) => {
+                let mut items = Vec::new();
+                loop {
+                    match events.next()? {
+                        Event::SequenceEnd => break,
+                        e => items.push(self.node(events, e, depth + 1)?),
+                    }
+                }
+                // Documents stay in memory for the whole build: no spare
+                // capacity.
+                items.shrink_to_fit();
+                let v = Value::Array(items);
+                self.remember(anchor, &v);
+                Ok(v)
+            }
+            Event::MappingStart(anchor) => {
+                let v = Value::Object(self.mapping(events, depth)?);
+                self.remember(anchor, &v);
+                Ok(v)
+            }
+            other => Err(format!("unexpected YAML event {other:?}")),
+        }
+    }
+
+    fn mapping(
+        &mut self,
+        events: &mut Events,
+        depth: usize,
+    ) -> std::result::Result<Map<String, Value>, String> {
         let mut entries: Vec<(String, Value)> = Vec::new();
         let mut merges = Vec::new();
-        while let Some(k) = map.next_key_seed(LooseSeed(self.0))? {
-            let v = map.next_value_seed(LooseSeed(self.0))?;
-            let key = match k {
+        loop {
+            let key_event = match events.next()? {
+                Event::MappingEnd => break,
+                e => e,
+            };
+            let is_merge = matches!(
+                &key_event,
+                Event::Scalar { value, style: Style::Plain, tag: None, .. } if value == "<<"
+            );
+            let key = self.node(events, key_event, depth + 1)?;
+            let value_event = events.next()?;
+            let value = self.node(events, value_event, depth + 1)?;
+            if is_merge {
+                merges.push(value);
+                continue;
+            }
+            let key = match key {
                 Value::String(s) => s,
                 Value::Null => "null".into(),
                 other => other.to_string(),
             };
-            if key == "<<" {
-                merges.push(v);
-                continue;
-            }
-            entries.push((key, v));
+            entries.push((key, value));
         }
+        // Allocated once, at its final size.
         let mut out = Map::with_capacity(entries.len());
         for (k, v) in entries {
             match out.entry(k) {
@@ -140,10 +375,9 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor<'_> {
                     e.insert(v);
                 }
                 serde_json::map::Entry::Occupied(mut e) => {
-                    let first = self.0.take();
-                    self.0.set(first.or_else(|| {
-                        Some(format!("mapping key {:?} already defined", e.key()))
-                    }));
+                    if self.duplicate.is_none() {
+                        self.duplicate = Some(format!("mapping key {:?} already defined", e.key()));
+                    }
                     e.insert(v);
                 }
             }
@@ -161,28 +395,132 @@ impl<'de> serde::de::Visitor<'de> for LooseVisitor<'_> {
                 }
             }
         }
-        Ok(Value::Object(out))
-    }
-    fn visit_enum<A: serde::de::EnumAccess<'de>>(
-        self,
-        data: A,
-    ) -> std::result::Result<Value, A::Error> {
-        use serde::de::VariantAccess;
-        let (_tag, variant): (String, _) = data.variant()?;
-        variant.newtype_variant_seed(LooseSeed(self.0))
+        Ok(out)
     }
 }
 
-/// Parses a single YAML value (used for kustomization files and inline
-/// patches).
-pub fn parse_one(text: &str, path: &Path) -> Result<Value> {
-    let mut docs = parse_documents(text, path)?;
-    match docs.len() {
-        0 => Ok(Value::Null),
-        1 => Ok(docs.remove(0)),
-        _ => Err(Error::Yaml {
-            path: path.to_path_buf(),
-            message: "expected a single document".into(),
-        }),
+/// A scalar's value: quoted and block scalars and `!!str` are strings;
+/// plain ones (and those tagged with another core type) are resolved as
+/// go-yaml v3 resolves them; other tags leave the text a string.
+fn resolve(value: &str, style: Style, tag: Option<&str>) -> Value {
+    let core = tag.map(|t| {
+        t.strip_prefix("tag:yaml.org,2002:")
+            .or_else(|| t.strip_prefix("!!"))
+            .unwrap_or("?")
+    });
+    match core {
+        None if style == Style::Plain => resolve_plain(value),
+        Some("int" | "float" | "bool" | "null" | "timestamp") => resolve_plain(value),
+        _ => Value::String(value.to_string()),
+    }
+}
+
+/// go-yaml v3's resolution of a plain scalar.
+fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        // JSON has no NaN or infinities; their YAML spelling is kept.
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::String(".inf".into()),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::String("-.inf".into()),
+        ".nan" | ".NaN" | ".NAN" => return Value::String(".nan".into()),
+        _ => {}
+    }
+    let string = || Value::String(s.to_string());
+    let float = |f: f64| Number::from_f64(f).map_or_else(string, Value::Number);
+    match s.as_bytes().first() {
+        Some(b'.') => match go_parse_float(s) {
+            Some(f) => float(f),
+            None => string(),
+        },
+        Some(b'0'..=b'9' | b'+' | b'-') => {
+            if let Some(t) = parse_timestamp(s) {
+                return Value::String(t.rfc3339());
+            }
+            let plain = s.replace('_', "");
+            if let Some(i) = go_parse_int(&plain) {
+                return Value::from(i);
+            }
+            if let Some(u) = go_parse_uint(&plain) {
+                return Value::from(u);
+            }
+            if yaml_style_float(&plain)
+                && let Some(f) = go_parse_float(&plain)
+            {
+                return float(f);
+            }
+            for (prefix, radix, neg) in [("0b", 2, false), ("-0b", 2, true), ("0o", 8, false), ("-0o", 8, true)] {
+                if let Some(rest) = plain.strip_prefix(prefix) {
+                    let text = if neg { format!("-{rest}") } else { rest.to_string() };
+                    if let Ok(i) = i64::from_str_radix(&text, radix) {
+                        return Value::from(i);
+                    }
+                    if !neg && let Ok(u) = u64::from_str_radix(rest, radix) {
+                        return Value::from(u);
+                    }
+                }
+            }
+            string()
+        }
+        _ => string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Value {
+        parse_one(text, Path::new("t")).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn plain_scalars_resolve_as_go_yaml_v3() {
+        let v = one(
+            "a: 0644\nb: 1_000\nc: 08\nd: 2001-12-14\ne: yes\nf: '0644'\ng: 0o17\nh: 1e3\ni: ~\nj: 12:30\nk: !!str 12\nl: 2001-12-14 21:59:43.10\nm: 2001-12-14t21:59:43.10-05:00\n",
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "a": 420, "b": 1000, "c": 8.0, "d": "2001-12-14T00:00:00Z", "e": "yes",
+                "f": "0644", "g": 15, "h": 1000.0, "i": null, "j": "12:30", "k": "12",
+                "l": "2001-12-14T21:59:43.1Z", "m": "2001-12-14T21:59:43.1-05:00",
+            })
+        );
+    }
+
+    #[test]
+    fn anchors_merges_and_duplicates() {
+        let docs = parse_documents_noting_duplicates(
+            "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: [*b]\ndup: 1\ndup: 2\n",
+            Path::new("t"),
+        )
+        .unwrap_or_default();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            docs[0].0,
+            serde_json::json!({"base": {"x": 1, "y": 2}, "use": {"y": 3, "x": 1}, "list": [{"x": 1, "y": 2}], "dup": 2})
+        );
+        assert_eq!(docs[0].1.as_deref(), Some("mapping key \"dup\" already defined"));
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 { "a".to_string() } else { format!("a{}", i - 1) };
+            bomb.push_str(&format!("a{i}: &a{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert!(parse_documents(&bomb, Path::new("t")).is_err());
+        let deep = "[".repeat(10_000);
+        assert!(parse_documents(&deep, Path::new("t")).is_err());
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = parse_documents("a: [1, 2\nb: 3\n", Path::new("t")).err();
+        let msg = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("line"), "{msg}");
     }
 }
