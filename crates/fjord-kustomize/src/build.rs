@@ -94,7 +94,11 @@ impl Accumulator {
                 let old = &self.resources[i];
                 merge_meta(&mut res, old);
                 if b == Behavior::Merge {
-                    if let Some(o) = old.annotations().get(origin::ORIGIN_KEY).and_then(Value::as_str) {
+                    if let Some(o) = old
+                        .annotations()
+                        .get(origin::ORIGIN_KEY)
+                        .and_then(Value::as_str)
+                    {
                         let o = o.to_string();
                         res.set_annotation(origin::ORIGIN_KEY, &o);
                     }
@@ -299,7 +303,11 @@ impl Builder {
                 != Some("true")
         });
         // kustomize reads objects with repeated keys but cannot print them.
-        if let Some(r) = acc.resources.iter().find(|r| r.build.duplicate_key.is_some()) {
+        if let Some(r) = acc
+            .resources
+            .iter()
+            .find(|r| r.build.duplicate_key.is_some())
+        {
             return Err(Error::Object {
                 object: r.cur_id().to_string(),
                 message: format!(
@@ -310,10 +318,18 @@ impl Builder {
         }
         sort::apply(&mut acc.resources, k.sort_options.as_ref())?;
         if !tracking {
-            acc.resources.iter_mut().for_each(|r| origin::remove(r, origin::ORIGIN_KEY));
+            acc.resources
+                .iter_mut()
+                .for_each(|r| origin::remove(r, origin::ORIGIN_KEY));
         }
-        if !k.build_metadata.iter().any(|m| m == origin::TRANSFORMATIONS_OPTION) {
-            acc.resources.iter_mut().for_each(|r| origin::remove(r, origin::TRANSFORMATIONS_KEY));
+        if !k
+            .build_metadata
+            .iter()
+            .any(|m| m == origin::TRANSFORMATIONS_OPTION)
+        {
+            acc.resources
+                .iter_mut()
+                .for_each(|r| origin::remove(r, origin::TRANSFORMATIONS_KEY));
         }
         if k.build_metadata.iter().any(|m| m == "managedByLabel") {
             let mut pairs = indexmap::IndexMap::new();
@@ -443,9 +459,11 @@ impl Builder {
             if let Some(o) = &mut self.origin {
                 *o = origin::join(o, rel);
             }
-            let sub = self.accumulate(&child, &ck, Accumulator::new()).context_with(|| {
-                format!("recursed accumulation of path '{}'", child.root().display())
-            });
+            let sub = self
+                .accumulate(&child, &ck, Accumulator::new())
+                .context_with(|| {
+                    format!("recursed accumulation of path '{}'", child.root().display())
+                });
             self.origin = saved;
             let sub = sub?;
             self.stack.pop();
@@ -456,7 +474,8 @@ impl Builder {
                 .context_with(|| format!("accumulating resources from '{rel}'"))?;
             if let Some(o) = &self.origin {
                 let text = origin::path_origin(&origin::join(o, rel));
-                rs.iter_mut().for_each(|r| r.set_annotation(origin::ORIGIN_KEY, &text));
+                rs.iter_mut()
+                    .for_each(|r| r.set_annotation(origin::ORIGIN_KEY, &text));
             }
             acc.append_all(rs)
                 .context_with(|| format!("merging resources from '{rel}'"))
@@ -471,20 +490,23 @@ impl Builder {
     ) -> Result<()> {
         let generated_by = |r: &mut Resource, kind: &str, o: &Option<PathBuf>| {
             if let Some(o) = o {
-                let text = origin::configured(&origin::join(o, &k.file_name), "builtin", kind, "", "");
+                let text =
+                    origin::configured(&origin::join(o, &k.file_name), "builtin", kind, "", "");
                 if !r.annotations().contains_key(origin::ORIGIN_KEY) {
                     r.set_annotation(origin::ORIGIN_KEY, &text);
                 }
             }
         };
         for g in &k.config_map_generator {
-            let mut r = generators::generate(GenKind::ConfigMap, g, k.generator_options.as_ref(), ldr)?;
+            let mut r =
+                generators::generate(GenKind::ConfigMap, g, k.generator_options.as_ref(), ldr)?;
             generated_by(&mut r, "ConfigMapGenerator", &self.origin);
             acc.absorb(r)
                 .context_with(|| format!("merging from generator configmap '{}'", g.name))?;
         }
         for g in &k.secret_generator {
-            let mut r = generators::generate(GenKind::Secret, g, k.generator_options.as_ref(), ldr)?;
+            let mut r =
+                generators::generate(GenKind::Secret, g, k.generator_options.as_ref(), ldr)?;
             generated_by(&mut r, "SecretGenerator", &self.origin);
             acc.absorb(r)
                 .context_with(|| format!("merging from generator secret '{}'", g.name))?;
@@ -616,8 +638,13 @@ impl Builder {
                         .and_then(origin::path_of)
                         .map(PathBuf::from)
                         .unwrap_or_else(|| f.clone());
-                    let text =
-                        origin::configured(&from, c.api_version(), c.kind(), c.name(), c.namespace());
+                    let text = origin::configured(
+                        &from,
+                        c.api_version(),
+                        c.kind(),
+                        c.name(),
+                        c.namespace(),
+                    );
                     origin::record_transformation(&mut acc.resources, &text);
                 }
             }
@@ -899,10 +926,9 @@ pub fn apply_patch(
             let sel = Compiled::new(target)?;
             let mut keep = Vec::with_capacity(rs.len());
             for mut r in rs.drain(..) {
-                if sel.matches(&r)
-                    && !apply_sm(&mut r, sp, custom)? {
-                        continue;
-                    }
+                if sel.matches(&r) && !apply_sm(&mut r, sp, custom)? {
+                    continue;
+                }
                 keep.push(r);
             }
             *rs = keep;

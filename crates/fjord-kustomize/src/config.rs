@@ -54,7 +54,6 @@ impl FieldSpec {
             kind: self.kind.clone(),
         }
     }
-
 }
 
 /// Merges `incoming` into `into` as kustomize's `FsSlice.MergeAll` does: an
@@ -64,9 +63,9 @@ impl FieldSpec {
 /// not on `create` conflict.
 pub fn merge_specs(into: &mut Vec<FieldSpec>, incoming: &[FieldSpec]) -> Result<()> {
     for x in incoming {
-        let existing = into.iter().find(|s| {
-            s.path == x.path && s.gvk().is_selected_by(&x.group, &x.version, &x.kind)
-        });
+        let existing = into
+            .iter()
+            .find(|s| s.path == x.path && s.gvk().is_selected_by(&x.group, &x.version, &x.kind));
         match existing {
             Some(s) if s.create != x.create => {
                 return Err(Error::invalid(format!(

@@ -22,11 +22,19 @@ fn properties(def: &Value) -> Option<&Map<String, Value>> {
 }
 
 fn looks_like_k8s_type(def: &Value) -> bool {
-    properties(def).is_some_and(|p| ["kind", "apiVersion", "metadata"].iter().all(|k| p.contains_key(*k)))
+    properties(def).is_some_and(|p| {
+        ["kind", "apiVersion", "metadata"]
+            .iter()
+            .all(|k| p.contains_key(*k))
+    })
 }
 
 fn spec(kind: &str, path: &[String]) -> FieldSpec {
-    FieldSpec { kind: kind.to_string(), path: path.join("/"), ..Default::default() }
+    FieldSpec {
+        kind: kind.to_string(),
+        path: path.join("/"),
+        ..Default::default()
+    }
 }
 
 fn walk(
@@ -41,7 +49,11 @@ fn walk(
     if depth > 32 {
         return;
     }
-    let Some(props) = defs.get(type_name).map(|d| d.get("Schema").unwrap_or(d)).and_then(properties) else {
+    let Some(props) = defs
+        .get(type_name)
+        .map(|d| d.get("Schema").unwrap_or(d))
+        .and_then(properties)
+    else {
         return;
     };
     for (name, prop) in props {
@@ -113,7 +125,11 @@ mod tests {
     #[test]
     fn extensions_become_field_specs() {
         let c = config_from_crds(DEFS, Path::new("crd.json")).expect("parse");
-        let nr = c.name_reference.iter().find(|n| n.kind == "Secret").expect("secret reference");
+        let nr = c
+            .name_reference
+            .iter()
+            .find(|n| n.kind == "Secret")
+            .expect("secret reference");
         assert_eq!(nr.version, "v1");
         assert_eq!(nr.field_specs[0].path, "spec/secretRef/name");
         assert_eq!(nr.field_specs[0].kind, "Bee");

@@ -213,8 +213,7 @@ impl Emitter<'_> {
         if ctx.simple_key && a.multiline {
             style = Style::Double;
         }
-        if style == Style::Plain
-            && (!a.block_plain_allowed || (value.is_empty() && ctx.simple_key))
+        if style == Style::Plain && (!a.block_plain_allowed || (value.is_empty() && ctx.simple_key))
         {
             style = Style::Single;
         }
@@ -379,7 +378,9 @@ impl Emitter<'_> {
                         self.put(c);
                         for k in (0..digits).rev() {
                             let d = (v >> (4 * k)) & 0xF;
-                            self.put(char::from_digit(d, 16).map_or('0', |c| c.to_ascii_uppercase()));
+                            self.put(
+                                char::from_digit(d, 16).map_or('0', |c| c.to_ascii_uppercase()),
+                            );
                         }
                     }
                 }
@@ -808,8 +809,8 @@ fn resolves_to_str(s: &str) -> bool {
     const NON_STR: &[&str] = &[
         "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no",
         "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "", "~", "null", "Null",
-        "NULL", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-        "-.inf", "-.Inf", "-.INF", "<<",
+        "NULL", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+        "-.Inf", "-.INF", "<<",
     ];
     let Some(&first) = s.as_bytes().first() else {
         return false;
@@ -842,9 +843,10 @@ fn resolves_to_str(s: &str) -> bool {
                     return false;
                 }
             } else if let Some(rest) = plain.strip_prefix("-0b")
-                && i64::from_str_radix(&format!("-{rest}"), 2).is_ok() {
-                    return false;
-                }
+                && i64::from_str_radix(&format!("-{rest}"), 2).is_ok()
+            {
+                return false;
+            }
             true
         }
         _ => true,
@@ -895,7 +897,10 @@ mod tests {
     #[test]
     fn numbers_print_as_after_the_json_round_trip() {
         let v = serde_json::json!({"a": 3.0, "b": 1e-7, "c": 1e20, "d": 0.1, "e": 1234567.5, "f": -0.0});
-        assert_eq!(yaml(v), "a: 3\nb: 1e-07\nc: 1e+20\nd: 0.1\ne: 1.2345675e+06\nf: 0\n");
+        assert_eq!(
+            yaml(v),
+            "a: 3\nb: 1e-07\nc: 1e+20\nd: 0.1\ne: 1.2345675e+06\nf: 0\n"
+        );
     }
 
     #[test]
@@ -911,6 +916,9 @@ mod tests {
     #[test]
     fn literal_blocks_get_indentation_and_chomping_hints() {
         let v = serde_json::json!({"a": " x\n", "b": "x\n\n", "c": "x", "d": "x\ny"});
-        assert_eq!(yaml(v), "a: |2\n   x\nb: |+\n  x\n\nc: x\nd: |-\n  x\n  y\n");
+        assert_eq!(
+            yaml(v),
+            "a: |2\n   x\nb: |+\n  x\n\nc: x\nd: |-\n  x\n  y\n"
+        );
     }
 }

@@ -326,11 +326,7 @@ fn select(
     let decorated = |allow_empty: bool, from: &[usize]| -> Vec<usize> {
         from.iter()
             .copied()
-            .filter(|&i| {
-                idx.cands[i]
-                    .build
-                    .decorations_equal(who.build, allow_empty)
-            })
+            .filter(|&i| idx.cands[i].build.decorations_equal(who.build, allow_empty))
             .collect()
     };
     let mut c = decorated(true, cands);

@@ -38,7 +38,13 @@ pub fn path_origin(p: &Path) -> String {
 
 /// An origin naming the generator or transformer configuration that made or
 /// changed an object (kustomize's `configuredIn` / `configuredBy`).
-pub fn configured(in_file: &Path, api_version: &str, kind: &str, name: &str, namespace: &str) -> String {
+pub fn configured(
+    in_file: &Path,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> String {
     let q = crate::emit::scalar;
     let mut s = format!(
         "configuredIn: {}\nconfiguredBy:\n  apiVersion: {}\n  kind: {}\n",
@@ -94,8 +100,12 @@ pub fn record_transformation(rs: &mut [Resource], origin: &str) {
 }
 
 pub fn remove(r: &mut Resource, key: &str) {
-    let Some(Value::Object(meta)) = r.obj.get_mut("metadata") else { return };
-    let Some(Value::Object(ann)) = meta.get_mut("annotations") else { return };
+    let Some(Value::Object(meta)) = r.obj.get_mut("metadata") else {
+        return;
+    };
+    let Some(Value::Object(ann)) = meta.get_mut("annotations") else {
+        return;
+    };
     if ann.shift_remove(key).is_some() && ann.is_empty() {
         meta.shift_remove("annotations");
     }

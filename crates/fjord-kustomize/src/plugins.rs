@@ -100,7 +100,10 @@ fn iam_policy(c: &Resource) -> Result<Vec<Resource>> {
         p.service_account.name, p.service_account.project_id, p.kubernetes_service.name
     );
     if !p.kubernetes_service.namespace.is_empty() {
-        text.push_str(&format!("\n  namespace: {}", p.kubernetes_service.namespace));
+        text.push_str(&format!(
+            "\n  namespace: {}",
+            p.kubernetes_service.namespace
+        ));
     }
     let source = std::path::PathBuf::from(format!("<{}>", c.cur_id()));
     let docs = crate::yaml::parse_documents(&text, &source)?;

@@ -51,7 +51,9 @@ const DEFAULT_FIELD_PATH: &str = "metadata.name";
 fn id_selected(id: &ResId, s: &Selector) -> bool {
     id.gvk.is_selected_by(&s.group, &s.version, &s.kind)
         && (s.name.is_empty() || id.name == s.name)
-        && (s.namespace.is_empty() || id.namespace == s.namespace || id.effective_namespace() == s.namespace)
+        && (s.namespace.is_empty()
+            || id.namespace == s.namespace
+            || id.effective_namespace() == s.namespace)
 }
 
 fn all_ids(r: &Resource) -> Vec<ResId> {
@@ -112,7 +114,9 @@ fn split_path(p: &str) -> Vec<String> {
 }
 
 fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
-    let Some((seg, rest)) = path.split_first() else { return Some(v) };
+    let Some((seg, rest)) = path.split_first() else {
+        return Some(v);
+    };
     let next = match (seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')), v) {
         (Some(sel), Value::Array(a)) => {
             let (k, want) = sel.split_once('=')?;
@@ -142,7 +146,12 @@ fn elem_matches(e: &Value, k: &str, want: &str) -> bool {
 }
 
 /// Visits every field `path` names, creating missing ones when asked.
-fn visit_targets(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut(&mut Value) -> Result<()>) -> Result<usize> {
+fn visit_targets(
+    v: &mut Value,
+    path: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value) -> Result<()>,
+) -> Result<usize> {
     let Some((seg, rest)) = path.split_first() else {
         f(v)?;
         return Ok(1);
@@ -214,8 +223,15 @@ fn visit_targets(v: &mut Value, path: &[String], create: bool, f: &mut dyn FnMut
 fn retyped(target: &Value, text: &str, value: &Value) -> Value {
     match target {
         Value::String(_) => Value::String(text.to_string()),
-        Value::Number(_) => text.parse::<i64>().map(Value::from).or_else(|_| text.parse::<f64>().map(Value::from)).unwrap_or_else(|_| Value::String(text.to_string())),
-        Value::Bool(_) => text.parse::<bool>().map(Value::Bool).unwrap_or_else(|_| Value::String(text.to_string())),
+        Value::Number(_) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| text.parse::<f64>().map(Value::from))
+            .unwrap_or_else(|_| Value::String(text.to_string())),
+        Value::Bool(_) => text
+            .parse::<bool>()
+            .map(Value::Bool)
+            .unwrap_or_else(|_| Value::String(text.to_string())),
         _ => value.clone(),
     }
 }
@@ -225,9 +241,14 @@ fn set_field(opts: Option<&FieldOptions>, target: &mut Value, value: &Value) -> 
     let mut value = value.clone();
     if let Some(o) = opts.filter(|o| !o.delimiter.is_empty()) {
         let Some(cur) = scalar_text(target) else {
-            return Err(Error::invalid("delimiter option can only be used with scalar nodes"));
+            return Err(Error::invalid(
+                "delimiter option can only be used with scalar nodes",
+            ));
         };
-        let mut parts: Vec<String> = cur.split(o.delimiter.as_str()).map(str::to_string).collect();
+        let mut parts: Vec<String> = cur
+            .split(o.delimiter.as_str())
+            .map(str::to_string)
+            .collect();
         let v = scalar_text(&value).unwrap_or_default();
         if o.index < 0 {
             parts.insert(0, v);
@@ -238,11 +259,13 @@ fn set_field(opts: Option<&FieldOptions>, target: &mut Value, value: &Value) -> 
         }
         value = Value::String(parts.join(&o.delimiter));
     }
-    if is_scalar(target) && !target.is_null()
-        && let Some(text) = scalar_text(&value) {
-            *target = retyped(target, &text, &value);
-            return Ok(());
-        }
+    if is_scalar(target)
+        && !target.is_null()
+        && let Some(text) = scalar_text(&value)
+    {
+        *target = retyped(target, &text, &value);
+        return Ok(());
+    }
     *target = value;
     Ok(())
 }
@@ -250,7 +273,9 @@ fn set_field(opts: Option<&FieldOptions>, target: &mut Value, value: &Value) -> 
 pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> Result<()> {
     for rep in load(reps, ldr)? {
         let (Some(src), Some(targets)) = (&rep.source, &rep.targets) else {
-            return Err(Error::invalid("replacements must specify a source and at least one target"));
+            return Err(Error::invalid(
+                "replacements must specify a source and at least one target",
+            ));
         };
         let sel = Selector {
             group: src.group.clone(),
@@ -260,13 +285,30 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
             namespace: src.namespace.clone(),
             ..Default::default()
         };
-        let hits: Vec<&Resource> = rs.iter().filter(|r| all_ids(r).iter().any(|id| id_selected(id, &sel))).collect();
+        let hits: Vec<&Resource> = rs
+            .iter()
+            .filter(|r| all_ids(r).iter().any(|id| id_selected(id, &sel)))
+            .collect();
         let source = match hits.len() {
             1 => hits[0],
-            0 => return Err(Error::invalid(format!("nothing selected by {}:{}:{}", src.kind, src.name, src.namespace))),
-            _ => return Err(Error::invalid(format!("multiple matches for selector {}:{}:{}", src.kind, src.name, src.namespace))),
+            0 => {
+                return Err(Error::invalid(format!(
+                    "nothing selected by {}:{}:{}",
+                    src.kind, src.name, src.namespace
+                )));
+            }
+            _ => {
+                return Err(Error::invalid(format!(
+                    "multiple matches for selector {}:{}:{}",
+                    src.kind, src.name, src.namespace
+                )));
+            }
         };
-        let fp = if src.field_path.is_empty() { DEFAULT_FIELD_PATH } else { &src.field_path };
+        let fp = if src.field_path.is_empty() {
+            DEFAULT_FIELD_PATH
+        } else {
+            &src.field_path
+        };
         let obj = Value::Object(source.obj.clone());
         let mut value = match lookup(&obj, &split_path(fp)) {
             Some(v) if !v.is_null() && v != &Value::String(String::new()) => v.clone(),
@@ -279,12 +321,20 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
         };
         if let Some(o) = src.options.as_ref().filter(|o| !o.delimiter.is_empty()) {
             let Some(text) = scalar_text(&value) else {
-                return Err(Error::invalid("delimiter option can only be used with scalar nodes"));
+                return Err(Error::invalid(
+                    "delimiter option can only be used with scalar nodes",
+                ));
             };
             let parts: Vec<&str> = text.split(o.delimiter.as_str()).collect();
-            let part = usize::try_from(o.index).ok().and_then(|i| parts.get(i)).ok_or_else(|| {
-                Error::invalid(format!("options.index {} is out of bounds for value {text}", o.index))
-            })?;
+            let part = usize::try_from(o.index)
+                .ok()
+                .and_then(|i| parts.get(i))
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "options.index {} is out of bounds for value {text}",
+                        o.index
+                    ))
+                })?;
             value = Value::String(part.to_string());
         }
         for t in targets {
@@ -308,7 +358,11 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
                     })
                 })
                 .collect::<Result<_>>()?;
-            let paths: Vec<String> = if t.field_paths.is_empty() { vec![DEFAULT_FIELD_PATH.into()] } else { t.field_paths.clone() };
+            let paths: Vec<String> = if t.field_paths.is_empty() {
+                vec![DEFAULT_FIELD_PATH.into()]
+            } else {
+                t.field_paths.clone()
+            };
             let create = t.options.as_ref().is_some_and(|o| o.create);
             for r in rs.iter_mut() {
                 if !label_sel.matches(r) || reject_meta.iter().any(|c| c.matches(r)) {
@@ -316,7 +370,11 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
                 }
                 let ids = all_ids(r);
                 let rejected = t.reject.iter().any(|rj| {
-                    let empty = rj.group.is_empty() && rj.version.is_empty() && rj.kind.is_empty() && rj.name.is_empty() && rj.namespace.is_empty();
+                    let empty = rj.group.is_empty()
+                        && rj.version.is_empty()
+                        && rj.kind.is_empty()
+                        && rj.name.is_empty()
+                        && rj.namespace.is_empty();
                     !empty && ids.iter().any(|id| id_selected(id, rj))
                 });
                 if rejected || !ids.iter().any(|id| id_selected(id, select)) {
@@ -325,10 +383,19 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
                 for fp in &paths {
                     let segs = split_path(fp);
                     let opts = t.options.as_ref();
-                    let found = r.with_value(|v| visit_targets(v, &segs, create, &mut |node| set_field(opts, node, &value)))?;
+                    let found = r.with_value(|v| {
+                        visit_targets(v, &segs, create, &mut |node| set_field(opts, node, &value))
+                    })?;
                     if found == 0 {
-                        let what = if create { "unable to find or create field" } else { "unable to find field" };
-                        return Err(Error::invalid(format!("{what} \"{fp}\" in replacement target {}", r.cur_id())));
+                        let what = if create {
+                            "unable to find or create field"
+                        } else {
+                            "unable to find field"
+                        };
+                        return Err(Error::invalid(format!(
+                            "{what} \"{fp}\" in replacement target {}",
+                            r.cur_id()
+                        )));
                     }
                 }
             }

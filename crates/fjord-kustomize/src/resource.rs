@@ -71,18 +71,46 @@ impl fmt::Display for Gvk {
 /// and version; anything else, custom resources included, is namespaced.
 pub fn is_cluster_scoped_gvk(group: &str, version: &str, kind: &str) -> bool {
     const CLUSTER_SCOPED: &[(&str, &[&str], &str)] = &[
-        ("admissionregistration.k8s.io", &["v1", "v1beta1"], "MutatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", &["v1", "v1beta1"], "ValidatingWebhookConfiguration"),
-        ("apiextensions.k8s.io", &["v1", "v1beta1"], "CustomResourceDefinition"),
+        (
+            "admissionregistration.k8s.io",
+            &["v1", "v1beta1"],
+            "MutatingWebhookConfiguration",
+        ),
+        (
+            "admissionregistration.k8s.io",
+            &["v1", "v1beta1"],
+            "ValidatingWebhookConfiguration",
+        ),
+        (
+            "apiextensions.k8s.io",
+            &["v1", "v1beta1"],
+            "CustomResourceDefinition",
+        ),
         ("apiregistration.k8s.io", &["v1", "v1beta1"], "APIService"),
-        ("certificates.k8s.io", &["v1", "v1beta1"], "CertificateSigningRequest"),
+        (
+            "certificates.k8s.io",
+            &["v1", "v1beta1"],
+            "CertificateSigningRequest",
+        ),
         ("flowcontrol.apiserver.k8s.io", &["v1beta1"], "FlowSchema"),
-        ("flowcontrol.apiserver.k8s.io", &["v1beta1"], "PriorityLevelConfiguration"),
+        (
+            "flowcontrol.apiserver.k8s.io",
+            &["v1beta1"],
+            "PriorityLevelConfiguration",
+        ),
         ("networking.k8s.io", &["v1", "v1beta1"], "IngressClass"),
         ("node.k8s.io", &["v1", "v1beta1"], "RuntimeClass"),
         ("policy", &["v1beta1"], "PodSecurityPolicy"),
-        ("rbac.authorization.k8s.io", &["v1", "v1beta1"], "ClusterRole"),
-        ("rbac.authorization.k8s.io", &["v1", "v1beta1"], "ClusterRoleBinding"),
+        (
+            "rbac.authorization.k8s.io",
+            &["v1", "v1beta1"],
+            "ClusterRole",
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            &["v1", "v1beta1"],
+            "ClusterRoleBinding",
+        ),
         ("scheduling.k8s.io", &["v1", "v1beta1"], "PriorityClass"),
         ("storage.k8s.io", &["v1", "v1beta1"], "CSIDriver"),
         ("storage.k8s.io", &["v1", "v1beta1"], "CSINode"),

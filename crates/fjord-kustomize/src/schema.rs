@@ -42,14 +42,43 @@ pub struct Builtin {
 /// (Kubernetes 1.21), by apiVersion: only these have merge keys; lists of
 /// any other type (custom resources, removed API versions) are replaced.
 const BUILTIN_TYPES: &[(&str, &[&str])] = &[
-    ("v1", &[
-        "ComponentStatus", "ConfigMap", "Endpoints", "Event", "LimitRange", "Namespace", "Node",
-        "NodeProxyOptions", "PersistentVolume", "PersistentVolumeClaim", "Pod", "PodAttachOptions",
-        "PodExecOptions", "PodPortForwardOptions", "PodProxyOptions", "PodTemplate",
-        "ReplicationController", "ResourceQuota", "Secret", "Service", "ServiceAccount",
-        "ServiceProxyOptions",
-    ]),
-    ("apps/v1", &["ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"]),
+    (
+        "v1",
+        &[
+            "ComponentStatus",
+            "ConfigMap",
+            "Endpoints",
+            "Event",
+            "LimitRange",
+            "Namespace",
+            "Node",
+            "NodeProxyOptions",
+            "PersistentVolume",
+            "PersistentVolumeClaim",
+            "Pod",
+            "PodAttachOptions",
+            "PodExecOptions",
+            "PodPortForwardOptions",
+            "PodProxyOptions",
+            "PodTemplate",
+            "ReplicationController",
+            "ResourceQuota",
+            "Secret",
+            "Service",
+            "ServiceAccount",
+            "ServiceProxyOptions",
+        ],
+    ),
+    (
+        "apps/v1",
+        &[
+            "ControllerRevision",
+            "DaemonSet",
+            "Deployment",
+            "ReplicaSet",
+            "StatefulSet",
+        ],
+    ),
     ("autoscaling/v1", &["HorizontalPodAutoscaler", "Scale"]),
     ("autoscaling/v2beta1", &["HorizontalPodAutoscaler"]),
     ("autoscaling/v2beta2", &["HorizontalPodAutoscaler"]),
@@ -62,23 +91,68 @@ const BUILTIN_TYPES: &[(&str, &[&str])] = &[
     ("events.k8s.io/v1", &["Event"]),
     ("events.k8s.io/v1beta1", &["Event"]),
     ("extensions/v1beta1", &["Ingress"]),
-    ("networking.k8s.io/v1", &["Ingress", "IngressClass", "NetworkPolicy"]),
+    (
+        "networking.k8s.io/v1",
+        &["Ingress", "IngressClass", "NetworkPolicy"],
+    ),
     ("networking.k8s.io/v1beta1", &["Ingress", "IngressClass"]),
     ("policy/v1", &["PodDisruptionBudget"]),
-    ("policy/v1beta1", &["PodDisruptionBudget", "PodSecurityPolicy"]),
-    ("rbac.authorization.k8s.io/v1", &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]),
-    ("rbac.authorization.k8s.io/v1beta1", &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]),
-    ("storage.k8s.io/v1", &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"]),
-    ("storage.k8s.io/v1beta1", &["CSIDriver", "CSINode", "CSIStorageCapacity", "StorageClass", "VolumeAttachment"]),
-    ("admissionregistration.k8s.io/v1", &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]),
-    ("admissionregistration.k8s.io/v1beta1", &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]),
+    (
+        "policy/v1beta1",
+        &["PodDisruptionBudget", "PodSecurityPolicy"],
+    ),
+    (
+        "rbac.authorization.k8s.io/v1",
+        &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"],
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        &["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"],
+    ),
+    (
+        "storage.k8s.io/v1",
+        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &[
+            "CSIDriver",
+            "CSINode",
+            "CSIStorageCapacity",
+            "StorageClass",
+            "VolumeAttachment",
+        ],
+    ),
+    (
+        "admissionregistration.k8s.io/v1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
+    ),
     ("apiextensions.k8s.io/v1", &["CustomResourceDefinition"]),
-    ("apiextensions.k8s.io/v1beta1", &["CustomResourceDefinition"]),
+    (
+        "apiextensions.k8s.io/v1beta1",
+        &["CustomResourceDefinition"],
+    ),
     ("apiregistration.k8s.io/v1", &["APIService"]),
     ("apiregistration.k8s.io/v1beta1", &["APIService"]),
     ("certificates.k8s.io/v1", &["CertificateSigningRequest"]),
-    ("certificates.k8s.io/v1beta1", &["CertificateSigningRequest"]),
-    ("flowcontrol.apiserver.k8s.io/v1beta1", &["FlowSchema", "PriorityLevelConfiguration"]),
+    (
+        "certificates.k8s.io/v1beta1",
+        &["CertificateSigningRequest"],
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        &["FlowSchema", "PriorityLevelConfiguration"],
+    ),
     ("node.k8s.io/v1", &["RuntimeClass"]),
     ("node.k8s.io/v1beta1", &["RuntimeClass"]),
     ("scheduling.k8s.io/v1", &["PriorityClass"]),
@@ -256,7 +330,11 @@ impl Schema for TypeSchema<'_> {
             return ListStrategy::Replace;
         }
         let keys: Vec<String> = match s.get("x-kubernetes-list-map-keys") {
-            Some(Value::Array(ks)) => ks.iter().filter_map(Value::as_str).map(String::from).collect(),
+            Some(Value::Array(ks)) => ks
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
             _ => s
                 .get("x-kubernetes-patch-merge-key")
                 .and_then(Value::as_str)

@@ -106,9 +106,10 @@ fn scalar_text(v: &Value) -> String {
 fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
     if let Some(name) = s.strip_prefix("$(").and_then(|r| r.strip_suffix(')'))
         && !name.contains(['(', ')', '$'])
-            && let Some(v) = lookup(name) {
-                return v;
-            }
+        && let Some(v) = lookup(name)
+    {
+        return v;
+    }
     let mut out = String::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
@@ -120,16 +121,17 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<Value>) -> Value {
                 continue;
             }
             if b[i + 1] == b'('
-                && let Some(end) = s[i + 2..].find(')') {
-                    let name = &s[i + 2..i + 2 + end];
-                    if let Some(v) = lookup(name) {
-                        out.push_str(&scalar_text(&v));
-                    } else {
-                        out.push_str(&s[i..i + 3 + end]);
-                    }
-                    i += 3 + end;
-                    continue;
+                && let Some(end) = s[i + 2..].find(')')
+            {
+                let name = &s[i + 2..i + 2 + end];
+                if let Some(v) = lookup(name) {
+                    out.push_str(&scalar_text(&v));
+                } else {
+                    out.push_str(&s[i..i + 3 + end]);
                 }
+                i += 3 + end;
+                continue;
+            }
         }
         let ch = s[i..].chars().next().unwrap_or(' ');
         out.push(ch);

@@ -15,7 +15,9 @@ use serde_json::{Map, Number, Value};
 use unsafe_libyaml as unsafe_yaml;
 
 use crate::error::{Error, Result};
-use crate::goyaml::{go_parse_float, go_parse_int, go_parse_uint, parse_timestamp, yaml_style_float};
+use crate::goyaml::{
+    go_parse_float, go_parse_int, go_parse_uint, parse_timestamp, yaml_style_float,
+};
 
 /// Deepest nesting accepted (deeper documents are refused, not overflowed).
 const MAX_DEPTH: usize = 256;
@@ -198,7 +200,9 @@ unsafe fn convert(e: &unsafe_yaml::yaml_event_t) -> Event {
             unsafe_yaml::YAML_STREAM_END_EVENT => Event::StreamEnd,
             unsafe_yaml::YAML_DOCUMENT_START_EVENT => Event::DocumentStart,
             unsafe_yaml::YAML_DOCUMENT_END_EVENT => Event::DocumentEnd,
-            unsafe_yaml::YAML_ALIAS_EVENT => Event::Alias(c_string(e.data.alias.anchor).unwrap_or_default()),
+            unsafe_yaml::YAML_ALIAS_EVENT => {
+                Event::Alias(c_string(e.data.alias.anchor).unwrap_or_default())
+            }
             unsafe_yaml::YAML_SCALAR_EVENT => {
                 let s = &e.data.scalar;
                 let bytes = if s.value.is_null() {
@@ -221,7 +225,9 @@ unsafe fn convert(e: &unsafe_yaml::yaml_event_t) -> Event {
                 Event::SequenceStart(c_string(e.data.sequence_start.anchor))
             }
             unsafe_yaml::YAML_SEQUENCE_END_EVENT => Event::SequenceEnd,
-            unsafe_yaml::YAML_MAPPING_START_EVENT => Event::MappingStart(c_string(e.data.mapping_start.anchor)),
+            unsafe_yaml::YAML_MAPPING_START_EVENT => {
+                Event::MappingStart(c_string(e.data.mapping_start.anchor))
+            }
             unsafe_yaml::YAML_MAPPING_END_EVENT => Event::MappingEnd,
             _ => Event::StreamEnd,
         }
@@ -236,8 +242,14 @@ unsafe fn parse_error(p: *const unsafe_yaml::yaml_parser_t) -> String {
     // SAFETY: per the function's contract.
     let parser: &unsafe_yaml::yaml_parser_t = unsafe { &*p };
     // SAFETY: libyaml's problem and context are null or C strings.
-    let (problem, context) = unsafe { (c_string(parser.problem.cast()), c_string(parser.context.cast())) };
-    let mark = |m: &unsafe_yaml::yaml_mark_t| format!("line {} column {}", m.line + 1, m.column + 1);
+    let (problem, context) = unsafe {
+        (
+            c_string(parser.problem.cast()),
+            c_string(parser.context.cast()),
+        )
+    };
+    let mark =
+        |m: &unsafe_yaml::yaml_mark_t| format!("line {} column {}", m.line + 1, m.column + 1);
     let pm = &parser.problem_mark;
     let mut s = problem.unwrap_or_else(|| "libyaml parser failed but there is no error".into());
     if pm.line != 0 || pm.column != 0 {
@@ -265,12 +277,14 @@ struct Loader {
 
 fn size_and_depth(v: &Value) -> (usize, usize) {
     match v {
-        Value::Array(a) => a.iter().map(size_and_depth).fold((1, 1), |(n, d), (cn, cd)| {
-            (n + cn, d.max(cd + 1))
-        }),
-        Value::Object(m) => m.values().map(size_and_depth).fold((1, 1), |(n, d), (cn, cd)| {
-            (n + cn, d.max(cd + 1))
-        }),
+        Value::Array(a) => a
+            .iter()
+            .map(size_and_depth)
+            .fold((1, 1), |(n, d), (cn, cd)| (n + cn, d.max(cd + 1))),
+        Value::Object(m) => m
+            .values()
+            .map(size_and_depth)
+            .fold((1, 1), |(n, d), (cn, cd)| (n + cn, d.max(cd + 1))),
         _ => (1, 1),
     }
 }
@@ -290,7 +304,9 @@ impl Loader {
         depth: usize,
     ) -> std::result::Result<Value, String> {
         if depth > MAX_DEPTH {
-            return Err(format!("recursion limit exceeded: nesting deeper than {MAX_DEPTH}"));
+            return Err(format!(
+                "recursion limit exceeded: nesting deeper than {MAX_DEPTH}"
+            ));
         }
         match first {
             Event::Alias(name) => {
@@ -422,7 +438,9 @@ fn resolve_plain(s: &str) -> Value {
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
         // JSON has no NaN or infinities; their YAML spelling is kept.
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::String(".inf".into()),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::String(".inf".into());
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::String("-.inf".into()),
         ".nan" | ".NaN" | ".NAN" => return Value::String(".nan".into()),
         _ => {}
@@ -450,9 +468,18 @@ fn resolve_plain(s: &str) -> Value {
             {
                 return float(f);
             }
-            for (prefix, radix, neg) in [("0b", 2, false), ("-0b", 2, true), ("0o", 8, false), ("-0o", 8, true)] {
+            for (prefix, radix, neg) in [
+                ("0b", 2, false),
+                ("-0b", 2, true),
+                ("0o", 8, false),
+                ("-0o", 8, true),
+            ] {
                 if let Some(rest) = plain.strip_prefix(prefix) {
-                    let text = if neg { format!("-{rest}") } else { rest.to_string() };
+                    let text = if neg {
+                        format!("-{rest}")
+                    } else {
+                        rest.to_string()
+                    };
                     if let Ok(i) = i64::from_str_radix(&text, radix) {
                         return Value::from(i);
                     }
@@ -502,14 +529,21 @@ mod tests {
             docs[0].0,
             serde_json::json!({"base": {"x": 1, "y": 2}, "use": {"y": 3, "x": 1}, "list": [{"x": 1, "y": 2}], "dup": 2})
         );
-        assert_eq!(docs[0].1.as_deref(), Some("mapping key \"dup\" already defined"));
+        assert_eq!(
+            docs[0].1.as_deref(),
+            Some("mapping key \"dup\" already defined")
+        );
     }
 
     #[test]
     fn alias_bombs_and_deep_nesting_are_refused() {
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..8 {
-            let prev = if i == 0 { "a".to_string() } else { format!("a{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("a{}", i - 1)
+            };
             bomb.push_str(&format!("a{i}: &a{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         assert!(parse_documents(&bomb, Path::new("t")).is_err());

@@ -78,9 +78,10 @@ pub fn rewrite(value: &str, img: &Image) -> Option<String> {
 
 fn update_image_field(elem: &mut Value, img: &Image) {
     if let Some(Value::String(s)) = elem.get_mut("image")
-        && let Some(n) = rewrite(s, img) {
-            *s = n;
-        }
+        && let Some(n) = rewrite(s, img)
+    {
+        *s = n;
+    }
 }
 
 /// Every `containers` and `initContainers` list anywhere in the object.
@@ -90,9 +91,10 @@ fn walk_containers(v: &mut Value, img: &Image) {
             for (k, child) in m.iter_mut() {
                 walk_containers(child, img);
                 if (k == "containers" || k == "initContainers")
-                    && let Value::Array(items) = child {
-                        items.iter_mut().for_each(|e| update_image_field(e, img));
-                    }
+                    && let Value::Array(items) = child
+                {
+                    items.iter_mut().for_each(|e| update_image_field(e, img));
+                }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|e| walk_containers(e, img)),
@@ -111,9 +113,10 @@ pub fn apply(resources: &mut [Resource], img: &Image, specs: &[FieldSpec]) -> Re
         for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {
             let mut set = |node: &mut Value| -> Result<()> {
                 if let Value::String(s) = node
-                    && let Some(n) = rewrite(s, img) {
-                        *s = n;
-                    }
+                    && let Some(n) = rewrite(s, img)
+                {
+                    *s = n;
+                }
                 Ok(())
             };
             fieldspec::visit_str(&mut obj, &fs.path, false, &mut set)?;

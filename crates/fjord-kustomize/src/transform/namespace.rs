@@ -29,9 +29,10 @@ pub fn apply(resources: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> Resul
             if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
                 for s in subjects.iter_mut() {
                     if let Value::Object(m) = s
-                        && m.get("name").and_then(Value::as_str) == Some("default") {
-                            m.insert("namespace".into(), Value::String(ns.into()));
-                        }
+                        && m.get("name").and_then(Value::as_str) == Some("default")
+                    {
+                        m.insert("namespace".into(), Value::String(ns.into()));
+                    }
                 }
             }
         }
