@@ -2,34 +2,45 @@
 
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fieldspec;
 use crate::kustomization::{FieldSpec, Replica};
 use crate::resource::Resource;
 
 pub fn apply(resources: &mut [Resource], rep: &Replica, specs: &[FieldSpec]) -> Result<()> {
     let mut found = false;
-    for r in resources.iter_mut() {
-        let named = r.name() == rep.name || r.prev_ids().iter().any(|p| p.name == rep.name);
-        if !named {
-            continue;
-        }
-        let gvk = r.gvk();
-        let mut obj = Value::Object(std::mem::take(&mut r.obj));
-        for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {
+    for fs in specs {
+        for r in resources.iter_mut() {
+            // Any id of the object, current or earlier, with the name and a
+            // gvk the spec selects.
+            let mut ids = r.prev_ids();
+            ids.push(r.cur_id());
+            let hit = ids
+                .iter()
+                .any(|id| id.name == rep.name && super::selects(fs, &id.gvk));
+            if !hit {
+                continue;
+            }
             found = true;
+            let mut obj = Value::Object(std::mem::take(&mut r.obj));
             let mut set = |node: &mut Value| -> Result<()> {
                 *node = Value::from(rep.count);
                 Ok(())
             };
-            fieldspec::visit_str(&mut obj, &fs.path, fs.create, &mut set)?;
-        }
-        if let Value::Object(m) = obj {
-            r.obj = m;
+            let res = fieldspec::visit_str(&mut obj, &fs.path, fs.create, &mut set);
+            if let Value::Object(m) = obj {
+                r.obj = m;
+            }
+            res?;
         }
     }
     if !found {
-        tracing::debug!(name = %rep.name, "replicas entry matched no workload");
+        let gvks: Vec<String> = specs.iter().map(|fs| fs.gvk().to_string()).collect();
+        return Err(Error::invalid(format!(
+            "resource with name {} does not match a config with the following GVK [{}]",
+            rep.name,
+            gvks.join(" ")
+        )));
     }
     Ok(())
 }
