@@ -1,15 +1,32 @@
-//! Runs kustomize's own test cases (tests/conformance/cases) against the
-//! library. Cases that are known to fail are listed, with a reason, in
-//! tests/conformance/known-gaps.txt; the test fails on any other failure
-//! and on any listed case that now passes.
+//! Runs two corpora of kustomize cases against the library:
+//! - tests/conformance/cases: kustomize's own krusty test cases, compared
+//!   semantically (same documents in the same order);
+//! - tests/differential/cases: inputs taken from kustomize's transformer and
+//!   filter tests, whose expected.yaml is what the kustomize v5.5.0 binary
+//!   printed; fjord's output must match it byte for byte.
+//!
+//! Cases that are known to fail are listed, with a reason, in the corpus's
+//! known-gaps.txt; the test fails on any other failure and on any listed
+//! case that now passes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/cases")
+/// How a case's output is held against its expected.yaml.
+#[derive(Clone, Copy)]
+enum Compare {
+    /// The same documents in the same order; key order and quoting aside.
+    Semantic,
+    /// The very same bytes.
+    Bytes,
+}
+
+fn corpus_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name)
 }
 
 fn read_list(path: &Path) -> BTreeMap<String, String> {
@@ -28,7 +45,7 @@ fn parse(text: &str) -> Result<Vec<Value>, String> {
 }
 
 /// Runs one case; `Err` carries a one-line reason.
-fn run_case(case: &Path) -> Result<(), String> {
+fn run_case(case: &Path, compare: Compare) -> Result<(), String> {
     let meta: Value = serde_json::from_str(
         &std::fs::read_to_string(case.join("meta.json")).map_err(|e| e.to_string())?,
     )
@@ -61,9 +78,25 @@ fn run_case(case: &Path) -> Result<(), String> {
             e.to_string().replace(&input.display().to_string(), "")
         )
     })?;
+    let want_text = std::fs::read_to_string(case.join("expected.yaml")).map_err(|e| e.to_string())?;
+    if let Compare::Bytes = compare {
+        if out == want_text {
+            return Ok(());
+        }
+        let line = out
+            .lines()
+            .zip(want_text.lines())
+            .position(|(g, w)| g != w)
+            .unwrap_or_else(|| out.lines().count().min(want_text.lines().count()));
+        return Err(format!(
+            "output differs from line {}: got {:?} want {:?}",
+            line + 1,
+            out.lines().nth(line).unwrap_or("<end>"),
+            want_text.lines().nth(line).unwrap_or("<end>")
+        ));
+    }
     let got = parse(&out).map_err(|e| format!("output does not parse: {e}"))?;
-    let want =
-        parse(&std::fs::read_to_string(case.join("expected.yaml")).map_err(|e| e.to_string())?)?;
+    let want = parse(&want_text)?;
     if got.len() != want.len() {
         return Err(format!("{} documents, expected {}", got.len(), want.len()));
     }
@@ -104,7 +137,16 @@ fn first_diff(a: &Value, b: &Value, path: &str) -> String {
 
 #[test]
 fn conformance() {
-    let root = cases_dir();
+    run_corpus("conformance", Compare::Semantic);
+}
+
+#[test]
+fn differential() {
+    run_corpus("differential", Compare::Bytes);
+}
+
+fn run_corpus(corpus: &str, compare: Compare) {
+    let root = corpus_dir(corpus).join("cases");
     let quarantine = read_list(&root.join("quarantine.txt"));
     let gaps = read_list(
         &root
@@ -123,13 +165,13 @@ fn conformance() {
     names.sort();
     assert!(
         !names.is_empty(),
-        "no conformance cases found under {}",
+        "no {corpus} cases found under {}",
         root.display()
     );
     let (mut passed, mut failed) = (0, 0);
     let mut problems = Vec::new();
     for name in names.iter().filter(|n| !quarantine.contains_key(*n)) {
-        match run_case(&root.join(name)) {
+        match run_case(&root.join(name), compare) {
             Ok(()) => {
                 passed += 1;
                 if gaps.contains_key(name) {
@@ -156,10 +198,10 @@ fn conformance() {
             problems.push(format!("{g}: listed in known-gaps.txt but no such case"));
         }
     }
-    println!("{passed} passed, {failed} failed");
+    println!("{corpus}: {passed} passed, {failed} failed");
     assert!(
         problems.is_empty(),
-        "conformance regressions:\n{}",
+        "{corpus} regressions:\n{}",
         problems.join("\n")
     );
 }
