@@ -43,7 +43,8 @@ fn generate(root: &Path, n: usize) {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("render");
     g.sample_size(10);
-    for n in [100usize, 1000] {
+    // Three sizes, a decade apart, so growth shows as linear or not.
+    for n in [100usize, 1_000, 10_000] {
         let dir = tempfile::tempdir().expect("tempdir");
         generate(dir.path(), n);
         let top = dir.path().join("l3");
