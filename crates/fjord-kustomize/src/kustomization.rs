@@ -221,6 +221,22 @@ const FIELDS: &[&str] = &[
     "buildMetadata",
 ];
 
+/// serde's messages do not say which field held the wrong type; trying the
+/// fields one at a time finds it, so the error can name it as kustomize does.
+fn name_bad_field(fields: &Map<String, Value>) -> Option<String> {
+    fields.iter().find_map(|(name, value)| {
+        let one = Map::from_iter([(name.clone(), value.clone())]);
+        serde_json::from_value::<Kustomization>(Value::Object(one))
+            .err()
+            .map(|e| format!("field '{}': {e}", yaml_name(name)))
+    })
+}
+
+/// The kustomization.yaml spelling of a normalised field name.
+fn yaml_name(name: &str) -> &str {
+    if name == "openApi" { "openapi" } else { name }
+}
+
 impl Kustomization {
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let v = crate::yaml::parse_one(text, path)?;
@@ -249,8 +265,14 @@ impl Kustomization {
             }
             norm.insert(name.to_string(), v);
         }
-        let mut k: Kustomization =
-            serde_json::from_value(Value::Object(norm)).map_err(|e| invalid(e.to_string()))?;
+        let mut k: Kustomization = match serde_json::from_value(Value::Object(norm.clone())) {
+            Ok(k) => k,
+            Err(e) => {
+                return Err(invalid(
+                    name_bad_field(&norm).unwrap_or_else(|| e.to_string()),
+                ));
+            }
+        };
         k.fix(path)?;
         Ok(k)
     }
