@@ -29,23 +29,29 @@ pub fn split(image: &str) -> (&str, &str, &str) {
     }
 }
 
-/// kustomize matches the configured name against the image without its tag
-/// or digest.
-pub fn matches(value: &str, name: &str) -> bool {
-    let Some(rest) = value.strip_prefix(name) else {
-        return false;
-    };
-    let rest = rest.strip_prefix("@sha256").unwrap_or(rest);
-    match rest.strip_prefix(':') {
-        None => rest.is_empty(),
-        Some(tag) => tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.{}-".contains(c)),
+/// Tells which image values an `images:` entry applies to. kustomize builds
+/// a regular expression from the configured name as written, so a `.` in it
+/// matches any character; a name that is not a valid expression matches
+/// nothing.
+struct Matcher(Option<regex::Regex>);
+
+impl Matcher {
+    fn new(name: &str) -> Self {
+        Matcher(
+            regex::Regex::new(&format!(
+                "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"
+            ))
+            .ok(),
+        )
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        self.0.as_ref().is_some_and(|re| re.is_match(value))
     }
 }
 
-pub fn rewrite(value: &str, img: &Image) -> Option<String> {
-    if !matches(value, &img.name) {
+fn rewrite(value: &str, img: &Image, matcher: &Matcher) -> Option<String> {
+    if !matcher.matches(value) {
         return None;
     }
     let (name, tag, digest) = split(value);
@@ -76,44 +82,49 @@ pub fn rewrite(value: &str, img: &Image) -> Option<String> {
     Some(name)
 }
 
-fn update_image_field(elem: &mut Value, img: &Image) {
+fn update_image_field(elem: &mut Value, img: &Image, matcher: &Matcher) {
     if let Some(Value::String(s)) = elem.get_mut("image")
-        && let Some(n) = rewrite(s, img)
+        && let Some(n) = rewrite(s, img, matcher)
     {
         *s = n;
     }
 }
 
 /// Every `containers` and `initContainers` list anywhere in the object.
-fn walk_containers(v: &mut Value, img: &Image) {
+fn walk_containers(v: &mut Value, img: &Image, matcher: &Matcher) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                walk_containers(child, img);
+                walk_containers(child, img, matcher);
                 if (k == "containers" || k == "initContainers")
                     && let Value::Array(items) = child
                 {
-                    items.iter_mut().for_each(|e| update_image_field(e, img));
+                    items
+                        .iter_mut()
+                        .for_each(|e| update_image_field(e, img, matcher));
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|e| walk_containers(e, img)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|e| walk_containers(e, img, matcher)),
         _ => {}
     }
 }
 
 pub fn apply(resources: &mut [Resource], img: &Image, specs: &[FieldSpec]) -> Result<()> {
+    let matcher = Matcher::new(&img.name);
     for r in resources.iter_mut() {
         if r.kind() == "CustomResourceDefinition" {
             continue;
         }
         let gvk = r.gvk();
         let mut obj = Value::Object(std::mem::take(&mut r.obj));
-        walk_containers(&mut obj, img);
+        walk_containers(&mut obj, img, &matcher);
         for fs in specs.iter().filter(|fs| super::selects(fs, &gvk)) {
             let mut set = |node: &mut Value| -> Result<()> {
                 if let Value::String(s) = node
-                    && let Some(n) = rewrite(s, img)
+                    && let Some(n) = rewrite(s, img, &matcher)
                 {
                     *s = n;
                 }
