@@ -7,6 +7,7 @@
 //! (kept as its RFC 3339 text, as kustomize prints it), `yes` is a string.
 //! Quoted and block scalars are always strings.
 
+use base64::Engine as _;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::path::Path;
@@ -46,6 +47,7 @@ pub fn parse_documents_noting_duplicates(
         anchors: HashMap::new(),
         alias_nodes: 0,
         duplicate: None,
+        flows: 0,
     };
     let fail = |message: String| Error::Yaml {
         path: path.to_path_buf(),
@@ -104,9 +106,10 @@ enum Event {
         value: String,
         style: Style,
     },
-    SequenceStart(Option<String>),
+    /// The anchor, and whether the collection is written in flow style.
+    SequenceStart(Option<String>, bool),
     SequenceEnd,
-    MappingStart(Option<String>),
+    MappingStart(Option<String>, bool),
     MappingEnd,
 }
 
@@ -222,11 +225,19 @@ unsafe fn convert(e: &unsafe_yaml::yaml_event_t) -> Event {
                 }
             }
             unsafe_yaml::YAML_SEQUENCE_START_EVENT => {
-                Event::SequenceStart(c_string(e.data.sequence_start.anchor))
+                let start = &e.data.sequence_start;
+                Event::SequenceStart(
+                    c_string(start.anchor),
+                    start.style == unsafe_yaml::YAML_FLOW_SEQUENCE_STYLE,
+                )
             }
             unsafe_yaml::YAML_SEQUENCE_END_EVENT => Event::SequenceEnd,
             unsafe_yaml::YAML_MAPPING_START_EVENT => {
-                Event::MappingStart(c_string(e.data.mapping_start.anchor))
+                let start = &e.data.mapping_start;
+                Event::MappingStart(
+                    c_string(start.anchor),
+                    start.style == unsafe_yaml::YAML_FLOW_MAPPING_STYLE,
+                )
             }
             unsafe_yaml::YAML_MAPPING_END_EVENT => Event::MappingEnd,
             _ => Event::StreamEnd,
@@ -273,6 +284,10 @@ struct Loader {
     anchors: HashMap<String, (Value, usize, usize)>,
     alias_nodes: usize,
     duplicate: Option<String>,
+    /// How many flow collections (`[…]`, `{…}`) enclose the node being
+    /// read: kustomize keeps a plain timestamp with a time of day as written
+    /// inside one, and rewrites it in RFC 3339 elsewhere.
+    flows: usize,
 }
 
 fn size_and_depth(v: &Value) -> (usize, usize) {
@@ -325,18 +340,23 @@ impl Loader {
                 value,
                 style,
             } => {
-                let v = resolve(&value, style, tag.as_deref());
+                let v = if self.flows > 0
+                    && tag.is_none()
+                    && style == Style::Plain
+                    && has_time_of_day(&value)
+                {
+                    Value::String(value)
+                } else {
+                    resolve(&value, style, tag.as_deref())
+                };
                 self.remember(anchor, &v);
                 Ok(v)
             }
-            Event::SequenceStart(anchor) => {
-                let mut items = Vec::new();
-                loop {
-                    match events.next()? {
-                        Event::SequenceEnd => break,
-                        e => items.push(self.node(events, e, depth + 1)?),
-                    }
-                }
+            Event::SequenceStart(anchor, flow) => {
+                self.flows += usize::from(flow);
+                let items = self.sequence(events, depth);
+                self.flows -= usize::from(flow);
+                let mut items = items?;
                 // Documents stay in memory for the whole build: no spare
                 // capacity.
                 items.shrink_to_fit();
@@ -344,12 +364,29 @@ impl Loader {
                 self.remember(anchor, &v);
                 Ok(v)
             }
-            Event::MappingStart(anchor) => {
-                let v = Value::Object(self.mapping(events, depth)?);
+            Event::MappingStart(anchor, flow) => {
+                self.flows += usize::from(flow);
+                let entries = self.mapping(events, depth);
+                self.flows -= usize::from(flow);
+                let v = Value::Object(entries?);
                 self.remember(anchor, &v);
                 Ok(v)
             }
             other => Err(format!("unexpected YAML event {other:?}")),
+        }
+    }
+
+    fn sequence(
+        &mut self,
+        events: &mut Events,
+        depth: usize,
+    ) -> std::result::Result<Vec<Value>, String> {
+        let mut items = Vec::new();
+        loop {
+            match events.next()? {
+                Event::SequenceEnd => return Ok(items),
+                e => items.push(self.node(events, e, depth + 1)?),
+            }
         }
     }
 
@@ -415,6 +452,11 @@ impl Loader {
     }
 }
 
+/// A timestamp that is more than a date.
+fn has_time_of_day(s: &str) -> bool {
+    s.contains(['T', 't', ' ']) && parse_timestamp(s).is_some()
+}
+
 /// A scalar's value: quoted and block scalars and `!!str` are strings;
 /// plain ones (and those tagged with another core type) are resolved as
 /// go-yaml v3 resolves them; other tags leave the text a string.
@@ -427,6 +469,11 @@ fn resolve(value: &str, style: Style, tag: Option<&str>) -> Value {
     match core {
         None if style == Style::Plain => resolve_plain(value),
         Some("int" | "float" | "bool" | "null" | "timestamp") => resolve_plain(value),
+        // Go reads `!!binary` into a string of the decoded bytes.
+        Some("binary") => match base64::engine::general_purpose::STANDARD.decode(value) {
+            Ok(bytes) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(_) => Value::String(value.to_string()),
+        },
         _ => Value::String(value.to_string()),
     }
 }
