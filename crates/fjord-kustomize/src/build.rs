@@ -191,13 +191,41 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
             }
             continue;
         }
-        if m.get("kind")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
-            return Err(Error::Yaml {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = text(m.get("kind"));
+        let meta = m.get("metadata");
+        let name = text(meta.and_then(|md| md.get("name")));
+        let missing = if kind.is_empty() {
+            Some("kind")
+        } else if name.is_empty() && !kind.ends_with("List") {
+            Some("metadata.name")
+        } else {
+            None
+        };
+        if let Some(field) = missing {
+            let pairs = |f: &str| {
+                let mut kv: Vec<String> = meta
+                    .and_then(|md| md.get(f))
+                    .and_then(Value::as_object)
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                kv.sort();
+                format!("map[{}]", kv.join(" "))
+            };
+            // Worded, and the object printed, as kustomize's Go `%v` does.
+            return Err(Error::InvalidResource {
                 path: path.to_path_buf(),
-                message: "missing Resource metadata: an object has no 'kind'".into(),
+                message: format!(
+                    "missing {field} in object {{{{{} {kind}}} {{{{{name} {}}} {} {}}}}}",
+                    text(m.get("apiVersion")),
+                    text(meta.and_then(|md| md.get("namespace"))),
+                    pairs("labels"),
+                    pairs("annotations"),
+                ),
             });
         }
         out.push(Resource::new(stringify_metadata(m)));

@@ -14,6 +14,8 @@ pub enum Error {
     OutsideRoot { path: PathBuf, root: PathBuf },
     #[error("invalid YAML in '{path}': {message}")]
     Yaml { path: PathBuf, message: String },
+    #[error("invalid resource in '{path}': {message}")]
+    InvalidResource { path: PathBuf, message: String },
     #[error(
         "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{0}'"
     )]

@@ -232,6 +232,22 @@ fn name_bad_field(fields: &Map<String, Value>) -> Option<String> {
     })
 }
 
+/// Whether a field leaves the kustomization empty in kustomize's sense:
+/// a zero scalar, or one of the deprecated lists folded into another field
+/// when it is empty. Any other list or mapping, even an empty one, counts.
+fn leaves_empty(name: &str, value: &Value) -> bool {
+    match value {
+        _ if name == "apiVersion" || name == "kind" => true,
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Array(a) => {
+            a.is_empty() && matches!(name, "bases" | "imageTags" | "helmChartInflationGenerator")
+        }
+        _ => false,
+    }
+}
+
 /// The kustomization.yaml spelling of a normalised field name.
 fn yaml_name(name: &str) -> &str {
     if name == "openApi" { "openapi" } else { name }
@@ -264,6 +280,9 @@ impl Kustomization {
                 continue;
             }
             norm.insert(name.to_string(), v);
+        }
+        if norm.iter().all(|(name, value)| leaves_empty(name, value)) {
+            return Err(invalid("kustomization.yaml is empty".into()));
         }
         let mut k: Kustomization = match serde_json::from_value(Value::Object(norm.clone())) {
             Ok(k) => k,
