@@ -10,6 +10,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Worded as kustomize reports a missing file or directory.
+    #[error("evalsymlink failure on '{0}' : lstat {0}: no such file or directory")]
+    NotFound(PathBuf),
     #[error("security; file '{path}' is not in or below '{root}'")]
     OutsideRoot { path: PathBuf, root: PathBuf },
     #[error("invalid YAML in '{path}': {message}")]

@@ -71,9 +71,12 @@ impl Loader {
             });
         }
         let wanted = lexical_join(&self.root, rel);
-        let real = wanted.canonicalize().map_err(|e| Error::Io {
-            path: wanted.clone(),
-            source: e,
+        let real = wanted.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotFound(wanted.clone()),
+            _ => Error::Io {
+                path: wanted.clone(),
+                source: e,
+            },
         })?;
         Ok((wanted, real))
     }
