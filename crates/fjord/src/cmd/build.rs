@@ -13,16 +13,30 @@ pub struct Args {
     pub dir: PathBuf,
     /// Allow files outside the kustomization root to be read
     /// (kustomize's `--load-restrictor LoadRestrictionsNone`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "load_restrictor")]
     pub no_load_restrictions: bool,
+    /// kustomize's spelling of the same choice, accepted so that scripts
+    /// written for `kustomize build` work unchanged.
+    #[arg(long, value_enum)]
+    pub load_restrictor: Option<LoadRestrictor>,
     /// Write the output to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LoadRestrictor {
+    #[value(name = "LoadRestrictionsRootOnly")]
+    RootOnly,
+    #[value(name = "LoadRestrictionsNone")]
+    None,
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let unrestricted =
+        args.no_load_restrictions || matches!(args.load_restrictor, Some(LoadRestrictor::None));
     let opts = fjord_kustomize::Options {
-        load_restrictions: if args.no_load_restrictions {
+        load_restrictions: if unrestricted {
             fjord_kustomize::LoadRestrictions::None
         } else {
             fjord_kustomize::LoadRestrictions::RootOnly
@@ -39,7 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => std::fs::write(p, yaml).with_context(|| format!("writing {}", p.display()))?,
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(yaml.as_bytes()).context("writing to stdout")?;
+            out.write_all(yaml.as_bytes())
+                .context("writing to stdout")?;
             out.flush().context("writing to stdout")?;
         }
     }
