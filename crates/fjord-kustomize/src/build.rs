@@ -598,10 +598,10 @@ impl Builder {
         let rs = &mut acc.resources;
         for entry in &k.patches_strategic_merge {
             let docs = match ldr.read_string(entry) {
-                Ok((path, text)) => crate::yaml::parse_documents(&text, &path)?,
+                Ok((path, text)) => crate::yaml::parse_patch_documents(&text, &path)?,
                 Err(e) if entry.contains('\n') || entry.contains(':') => {
                     tracing::trace!(error = %e, "patchesStrategicMerge entry is inline");
-                    crate::yaml::parse_documents(entry, Path::new("<inline patch>"))?
+                    crate::yaml::parse_patch_documents(entry, Path::new("<inline patch>"))?
                 }
                 Err(e) => {
                     return Err(
@@ -864,6 +864,7 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: Option<&CustomSchema>
         return Ok(false);
     }
     r.obj = m;
+    r.build.shared.replay(&mut r.obj);
     if !patch.allow_kind_change {
         r.obj.insert("kind".into(), Value::String(kind));
     }
@@ -916,6 +917,7 @@ pub fn apply_patch(
             if let Value::Object(m) = v {
                 r.obj = m;
             }
+            r.build.shared.forget();
             res.map_err(|e| {
                 e.context(format!(
                     "applying JSON patch {} to {}",
@@ -926,7 +928,7 @@ pub fn apply_patch(
         }
         return Ok(());
     }
-    let docs = crate::yaml::parse_documents(&text, &source)?;
+    let docs = crate::yaml::parse_patch_documents(&text, &source)?;
     let mut patches = Vec::with_capacity(docs.len());
     for d in docs {
         let mut sp = sm_patch(d)?;

@@ -32,13 +32,47 @@ pub fn visit<S: AsRef<str>>(
     create: bool,
     f: &mut dyn FnMut(&mut Value) -> Result<()>,
 ) -> Result<()> {
+    walk(node, path, create, &mut Vec::new(), &mut |v, _| f(v))
+}
+
+/// One step of the concrete path to a visited value.
+#[derive(Debug, Clone, Copy)]
+pub enum Crumb<'p> {
+    Key(&'p str),
+    Index(usize),
+}
+
+/// As [`visit_str`], also telling `f` the concrete path to each value.
+pub fn visit_str_with_path(
+    node: &mut Value,
+    path: &str,
+    create: bool,
+    f: &mut dyn FnMut(&mut Value, &[Crumb]) -> Result<()>,
+) -> Result<()> {
+    if path.contains('\\') {
+        return walk(node, &split_path(path), create, &mut Vec::new(), f);
+    }
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    walk(node, &segs, create, &mut Vec::new(), f)
+}
+
+fn walk<'p, S: AsRef<str>>(
+    node: &mut Value,
+    path: &'p [S],
+    create: bool,
+    trail: &mut Vec<Crumb<'p>>,
+    f: &mut dyn FnMut(&mut Value, &[Crumb]) -> Result<()>,
+) -> Result<()> {
     let Some((seg, rest)) = path.split_first() else {
-        return f(node);
+        return f(node, trail);
     };
     match node {
         Value::Array(items) => {
-            for it in items {
-                visit(it, path, create, f)?;
+            for (i, it) in items.iter_mut().enumerate() {
+                trail.push(Crumb::Index(i));
+                let r = walk(it, path, create, trail, f);
+                trail.pop();
+                r?;
             }
             Ok(())
         }
@@ -64,7 +98,10 @@ pub fn visit<S: AsRef<str>>(
             let Some(child) = m.get_mut(seg) else {
                 return Ok(());
             };
-            visit(child, rest, create, f)?;
+            trail.push(Crumb::Key(seg));
+            let r = walk(child, rest, create, trail, f);
+            trail.pop();
+            r?;
             if rest.is_empty() && child.is_null() {
                 m.remove(seg);
             }

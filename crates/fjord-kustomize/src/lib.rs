@@ -21,6 +21,7 @@ mod replacements;
 mod resource;
 mod schema;
 mod select;
+mod shared_values;
 mod sort;
 mod transform;
 mod vars;

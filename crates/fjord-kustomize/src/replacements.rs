@@ -397,6 +397,7 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
                             r.cur_id()
                         )));
                     }
+                    r.build.shared.replay(&mut r.obj);
                 }
             }
         }

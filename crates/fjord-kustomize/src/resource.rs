@@ -209,6 +209,8 @@ pub struct BuildInfo {
     pub ref_vars: Vec<String>,
     /// A mapping key the object's source repeats (first one found).
     pub duplicate_key: Option<String>,
+    /// Label and annotation values kustomize would hold as one shared node.
+    pub shared: crate::shared_values::SharedValues,
 }
 
 impl BuildInfo {

@@ -29,7 +29,17 @@ const MAX_ALIAS_NODES: usize = 1_000_000;
 /// Parses a multi-document YAML (or JSON) text. Empty documents are dropped,
 /// as kustomize drops them.
 pub fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
-    Ok(parse_documents_noting_duplicates(text, path)?
+    Ok(load(text, path, false)?
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect())
+}
+
+/// As [`parse_documents`], for strategic-merge patches: kustomize looks a
+/// repeated key of a patch up by its first occurrence, so the first value
+/// is kept.
+pub fn parse_patch_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
+    Ok(load(text, path, true)?
         .into_iter()
         .map(|(v, _)| v)
         .collect())
@@ -42,11 +52,16 @@ pub fn parse_documents_noting_duplicates(
     text: &str,
     path: &Path,
 ) -> Result<Vec<(Value, Option<String>)>> {
+    load(text, path, false)
+}
+
+fn load(text: &str, path: &Path, keep_first: bool) -> Result<Vec<(Value, Option<String>)>> {
     let mut events = Events::new(text);
     let mut loader = Loader {
         anchors: HashMap::new(),
         alias_nodes: 0,
         duplicate: None,
+        keep_first,
         flows: 0,
     };
     let fail = |message: String| Error::Yaml {
@@ -284,6 +299,8 @@ struct Loader {
     anchors: HashMap<String, (Value, usize, usize)>,
     alias_nodes: usize,
     duplicate: Option<String>,
+    /// Of a repeated mapping key, keep the first value rather than the last.
+    keep_first: bool,
     /// How many flow collections (`[…]`, `{…}`) enclose the node being
     /// read: kustomize keeps a plain timestamp with a time of day as written
     /// inside one, and rewrites it in RFC 3339 elsewhere.
@@ -431,7 +448,9 @@ impl Loader {
                     if self.duplicate.is_none() {
                         self.duplicate = Some(format!("mapping key {:?} already defined", e.key()));
                     }
-                    e.insert(v);
+                    if !self.keep_first {
+                        e.insert(v);
+                    }
                 }
             }
         }
