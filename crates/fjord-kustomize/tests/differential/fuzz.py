@@ -141,8 +141,9 @@ def json_patch(r):
     ])
 
 
-def layer(r, d, below, n):
-    """Writes an overlay in d over the directories in below."""
+def layer(r, d, below, n, state):
+    """Writes an overlay in d over the directories in below; state tells
+    which apps and generated objects the layers below hold."""
     lines = ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization"]
     lines.append("resources:")
     lines += [f"- {b}" for b in below]
@@ -163,7 +164,9 @@ def layer(r, d, below, n):
         opt = r.choice(["newTag: \"1.0\"", "newName: mirror.example/x", "digest: sha256:abc123", "newName: m.example/y\n  newTag: v9"])
         lines.append(f"images:\n- name: {img}\n  {opt}")
     if r.random() < 0.3:
-        lines.append(f"replicas:\n- name: {r.choice(NAMES)}\n  count: {r.choice([0, 5])}")
+        scalable = [a for a, k in state["kinds"].items() if k != "DaemonSet"] or NAMES
+        name = r.choice(scalable)
+        lines.append(f"replicas:\n- name: {name}\n  count: {r.choice([0, 5])}")
     patches = []
     for _ in range(r.choice([0, 0, 1, 2])):
         kind = r.choice(WORKLOADS)
@@ -180,30 +183,62 @@ def layer(r, d, below, n):
     if patches:
         lines.append("patches:\n" + "".join(patches).rstrip("\n"))
     if r.random() < 0.5:
-        behavior = "" if n == 0 else f"\n  behavior: {r.choice(['create', 'merge', 'replace'])}"
+        if state["settings"]:
+            behavior = "\n  behavior: " + r.choice(["merge", "merge", "replace"])
+        else:
+            behavior = r.choice(["", "\n  behavior: create"])
+        state["settings"] = True
         lines.append(f"configMapGenerator:\n- name: settings{behavior}\n  literals:\n  - mode=m{n}\n  - level={r.choice(['1', 'debug', 'true'])}")
     if r.random() < 0.3:
-        lines.append(f"secretGenerator:\n- name: creds\n  literals:\n  - password=s{n}")
+        behavior = "\n  behavior: merge" if state["creds"] else ""
+        state["creds"] = True
+        lines.append(f"secretGenerator:\n- name: creds{behavior}\n  literals:\n  - password=s{n}")
+    if r.random() < 0.2:
+        with open(os.path.join(d, "app.env"), "w") as f:
+            f.write(r.choice(["A=1\nB=two words\n", "# comment\nC='quoted'\n\nD=\"dq\"\n", "E\n", "F=x=y\n"]))
+        with open(os.path.join(d, "conf.txt"), "w") as f:
+            f.write(r.choice(["line one\nline two\n", "no newline", "  indented\n\ttab\n"]))
+        lines.append("configMapGenerator:" if not any(ln.startswith("configMapGenerator:") for ln in lines) else "")
+        lines[-1] = lines[-1] + f"\n- name: files{n}\n  envs: [app.env]\n  files: [conf.txt, renamed.txt=conf.txt]\n  options:\n    disableNameSuffixHash: {r.choice(['true', 'false'])}\n    labels:\n      gen: \"{n}\""
+    if r.random() < 0.2:
+        lines.append(f"generatorOptions:\n  labels:\n    opt: \"{n}\"\n  annotations:\n    opt: o{n}\n  immutable: {r.choice(['true', 'false'])}")
+    if r.random() < 0.25:
+        src = r.choice([f"kind: Service\n    name: {r.choice(state['apps'])}\n    fieldPath: metadata.name", "kind: ConfigMap\n    name: settings\n    fieldPath: data.mode", "kind: Deployment\n    fieldPath: spec.template.spec.containers.0.image"])
+        tgt = r.choice(["metadata.annotations.copied", "spec.template.spec.containers.[name=main].env.[name=MODE].value", "spec.template.metadata.labels.copied"])
+        opts = r.choice(["\n    options:\n      create: true", "\n    options:\n      create: true", "", "\n    options:\n      delimiter: ':'\n      index: 1"])
+        lines.append(f"replacements:\n- source:\n    {src}\n  targets:\n  - select:\n      kind: {r.choice(WORKLOADS)}\n    fieldPaths:\n    - {tgt}{opts}")
+    if r.random() < 0.2:
+        comp = os.path.join(d, "comp")
+        os.makedirs(comp)
+        with open(os.path.join(comp, "kustomization.yaml"), "w") as f:
+            f.write("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+                    f"commonAnnotations:\n  component: c{n}\n"
+                    "patches:\n- target:\n    kind: Service\n  patch: |-\n    - op: add\n      path: /spec/type\n      value: NodePort\n")
+        lines.append("components:\n- comp")
     with open(os.path.join(d, "kustomization.yaml"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(ln for ln in lines if ln) + "\n")
 
 
 def tree(r, root):
     base = os.path.join(root, "base")
     os.makedirs(base)
     res = []
-    for name in r.sample(NAMES, r.randint(1, 3)):
+    apps = r.sample(NAMES, r.randint(1, 3))
+    state = {"apps": apps, "kinds": {}, "settings": False, "creds": False}
+    for name in apps:
         fname = f"{name}.yaml"
-        docs = [workload(r, r.choice(WORKLOADS), name)] + extras(r, name)
+        kind = r.choice(WORKLOADS)
+        state["kinds"][name] = kind
+        docs = [workload(r, kind, name)] + extras(r, name)
         with open(os.path.join(base, fname), "w") as f:
             f.write("---\n".join(docs))
         res.append(fname)
-    layer(r, base, res, 0)
+    layer(r, base, res, 0, state)
     below = "base"
     for n in range(1, r.randint(1, 3) + 1):
         d = os.path.join(root, f"l{n}")
         os.makedirs(d)
-        layer(r, d, [f"../{below}"], n)
+        layer(r, d, [f"../{below}"], n, state)
         below = f"l{n}"
     return os.path.join(root, below)
 
@@ -223,13 +258,14 @@ def main():
     a = ap.parse_args()
     fjord = [a.fjord] if a.fjord.endswith("kbuild") else [a.fjord, "build"]
     r = random.Random(a.seed)
-    differ = 0
+    differ = failed = 0
     for n in range(a.runs):
         with tempfile.TemporaryDirectory() as root:
             top = tree(r, root)
             kr, ko, ke = render([a.kustomize, "build"], top)
             fr, fo, fe = render(fjord, top)
             same = (kr == 0) == (fr == 0) and (kr != 0 or ko == fo)
+            failed += kr != 0
             if not same:
                 differ += 1
                 keep = os.path.join(a.keep, f"{a.seed}-{n}")
@@ -238,7 +274,7 @@ def main():
                     with open(os.path.join(keep, name), "w") as f:
                         f.write(text)
                 print(f"differ: {keep} (kustomize rc={kr}, fjord rc={fr}, top {os.path.relpath(top, root)})")
-    print(f"{a.runs - differ} same, {differ} differ")
+    print(f"{a.runs - differ} same ({failed} of them errors in both), {differ} differ")
     return 1 if differ else 0
 
 
