@@ -46,7 +46,7 @@ fn remove_quotes(s: &str) -> &str {
     }
 }
 
-fn env_pairs(text: &str, path: &std::path::Path) -> Result<Vec<(String, String)>> {
+fn env_pairs(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = if i == 0 {
@@ -58,17 +58,15 @@ fn env_pairs(text: &str, path: &std::path::Path) -> Result<Vec<(String, String)>
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        // kustomize takes any key as written, and a line with an empty
+        // key (`=value`) as a blank one.
         let (k, v) = line.split_once('=').unwrap_or((line, ""));
-        if k.is_empty() || k.contains(char::is_whitespace) {
-            return Err(Error::invalid(format!(
-                "'{}' line {}: '{k}' is not a valid environment variable name",
-                path.display(),
-                i + 1
-            )));
+        if k.is_empty() {
+            continue;
         }
         out.push((k.to_string(), v.to_string()));
     }
-    Ok(out)
+    out
 }
 
 enum Datum {
@@ -76,29 +74,39 @@ enum Datum {
     Binary(Vec<u8>),
 }
 
+/// A list as Go's `%v` prints it, as kustomize's messages show them.
+fn go_list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
 fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
     let mut pairs = Vec::new();
     for e in &args.envs {
-        let (path, text) = ldr.read_string(e)?;
-        for (k, v) in env_pairs(&text, &path)? {
+        let (_, text) = ldr
+            .read_string(e)
+            .map_err(|err| err.context(format!("env source files: {}", go_list(&args.envs))))?;
+        for (k, v) in env_pairs(&text) {
             pairs.push((k, Datum::Text(v)));
         }
     }
     for l in &args.literals {
         let Some((k, v)) = l.split_once('=').filter(|(k, _)| !k.is_empty()) else {
             return Err(Error::invalid(format!(
-                "invalid literal source {l}, expected key=value"
+                "literal sources {}: invalid literal source {l}, expected key=value",
+                go_list(&args.literals)
             )));
         };
         pairs.push((k.to_string(), Datum::Text(remove_quotes(v).to_string())));
     }
+    let file_sources = || format!("file sources: {}", go_list(&args.files));
     for f in &args.files {
         let (key, rel) = match f.split_once('=') {
             Some((k, p)) => {
                 if k.is_empty() {
                     return Err(Error::invalid(format!(
                         "key names or file paths cannot be empty: '{f}'"
-                    )));
+                    ))
+                    .context(file_sources()));
                 }
                 (k.to_string(), p)
             }
@@ -110,7 +118,7 @@ fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
                 (base, f.as_str())
             }
         };
-        let (_, bytes) = ldr.read(rel)?;
+        let (_, bytes) = ldr.read(rel).map_err(|e| e.context(file_sources()))?;
         let d = match String::from_utf8(bytes) {
             Ok(s) => Datum::Text(s),
             Err(e) => Datum::Binary(e.into_bytes()),
@@ -130,7 +138,8 @@ pub fn generate(
         GenKind::ConfigMap => "configmap",
         GenKind::Secret => "secret",
     };
-    let pairs = collect(args, ldr).map_err(|e| e.context(format!("{what} '{}'", args.name)))?;
+    let pairs = collect(args, ldr)
+        .map_err(|e| e.context(format!("{what} '{}': loading KV pairs", args.name)))?;
     let opts = merge_options(args.options.as_ref(), global);
     let mut data = Map::new();
     let mut binary = Map::new();

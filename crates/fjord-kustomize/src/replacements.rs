@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::kustomization::{ReplacementOrPath, Selector};
 use crate::load::Loader;
-use crate::resource::{ResId, Resource};
+use crate::resource::{Gvk, ResId, Resource};
 use crate::select::Compiled;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -289,18 +289,37 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
             .iter()
             .filter(|r| all_ids(r).iter().any(|id| id_selected(id, &sel)))
             .collect();
+        // The source as kustomize names it in errors: its id, then the
+        // field path when one is given.
+        let source_id = format!(
+            "{}/{}.{}",
+            Gvk {
+                group: src.group.clone(),
+                version: src.version.clone(),
+                kind: src.kind.clone(),
+            },
+            if src.name.is_empty() {
+                "[noName]"
+            } else {
+                &src.name
+            },
+            if src.namespace.is_empty() {
+                "[noNs]"
+            } else {
+                &src.namespace
+            },
+        );
+        let selector = if src.field_path.is_empty() {
+            source_id.clone()
+        } else {
+            format!("{source_id}:{}", src.field_path)
+        };
         let source = match hits.len() {
             1 => hits[0],
-            0 => {
-                return Err(Error::invalid(format!(
-                    "nothing selected by {}:{}:{}",
-                    src.kind, src.name, src.namespace
-                )));
-            }
+            0 => return Err(Error::invalid(format!("nothing selected by {selector}"))),
             _ => {
                 return Err(Error::invalid(format!(
-                    "multiple matches for selector {}:{}:{}",
-                    src.kind, src.name, src.namespace
+                    "multiple matches for selector {selector}"
                 )));
             }
         };
@@ -314,8 +333,7 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
             Some(v) if !v.is_null() && v != &Value::String(String::new()) => v.clone(),
             _ => {
                 return Err(Error::invalid(format!(
-                    "fieldPath `{fp}` is missing for replacement source {}",
-                    source.cur_id()
+                    "fieldPath `{fp}` is missing for replacement source {source_id}"
                 )));
             }
         };

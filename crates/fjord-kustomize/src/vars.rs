@@ -73,16 +73,18 @@ pub fn bind(rs: &mut [Resource], vars: &mut Vec<Var>, incoming: &[Var]) -> Resul
 }
 
 fn value_of(v: &Var, rs: &[Resource]) -> Result<Value> {
-    let Some(r) = rs.iter().find(|r| r.build.ref_vars.contains(&v.name)) else {
-        return Err(Error::invalid(format!(
-            "var '{}' cannot be mapped to a field in the set of known resources",
-            v.name
-        )));
-    };
     let path = if v.fieldref.fieldpath.is_empty() {
         "metadata.name"
     } else {
         &v.fieldref.fieldpath
+    };
+    let Some(r) = rs.iter().find(|r| r.build.ref_vars.contains(&v.name)) else {
+        // The var printed as kustomize's Go `%v` prints it.
+        return Err(Error::invalid(format!(
+            "var '{{{} {} {{{path}}}}}' cannot be mapped to a field in the set of known resources",
+            v.name,
+            objref_gvk(v)
+        )));
     };
     let obj = Value::Object(r.obj.clone());
     fieldspec::get(&obj, &parse_field_path(path))
