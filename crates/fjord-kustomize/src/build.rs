@@ -191,46 +191,50 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
             }
             continue;
         }
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
-        let kind = text(m.get("kind"));
-        let meta = m.get("metadata");
-        let name = text(meta.and_then(|md| md.get("name")));
-        let missing = if kind.is_empty() {
-            Some("kind")
-        } else if name.is_empty() && !kind.ends_with("List") {
-            Some("metadata.name")
-        } else {
-            None
-        };
-        if let Some(field) = missing {
-            let pairs = |f: &str| {
-                let mut kv: Vec<String> = meta
-                    .and_then(|md| md.get(f))
-                    .and_then(Value::as_object)
-                    .map(|o| {
-                        o.iter()
-                            .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                kv.sort();
-                format!("map[{}]", kv.join(" "))
-            };
-            // Worded, and the object printed, as kustomize's Go `%v` does.
-            return Err(Error::InvalidResource {
-                path: path.to_path_buf(),
-                message: format!(
-                    "missing {field} in object {{{{{} {kind}}} {{{{{name} {}}} {} {}}}}}",
-                    text(m.get("apiVersion")),
-                    text(meta.and_then(|md| md.get("namespace"))),
-                    pairs("labels"),
-                    pairs("annotations"),
-                ),
-            });
-        }
+        check_identity(&m, path)?;
         out.push(Resource::new(stringify_metadata(m)));
     }
     Ok(out)
+}
+
+/// An object needs a kind, and a name unless it is a list, as kustomize
+/// checks when it reads one.
+fn check_identity(m: &Map<String, Value>, path: &Path) -> Result<()> {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+    let kind = text(m.get("kind"));
+    let meta = m.get("metadata");
+    let name = text(meta.and_then(|md| md.get("name")));
+    let field = if kind.is_empty() {
+        "kind"
+    } else if name.is_empty() && !kind.ends_with("List") {
+        "metadata.name"
+    } else {
+        return Ok(());
+    };
+    let pairs = |f: &str| {
+        let mut kv: Vec<String> = meta
+            .and_then(|md| md.get(f))
+            .and_then(Value::as_object)
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        kv.sort();
+        format!("map[{}]", kv.join(" "))
+    };
+    // Worded, and the object printed, as kustomize's Go `%v` does.
+    Err(Error::InvalidResource {
+        path: path.to_path_buf(),
+        message: format!(
+            "missing {field} in object {{{{{} {kind}}} {{{{{name} {}}} {} {}}}}}",
+            text(m.get("apiVersion")),
+            text(meta.and_then(|md| md.get("namespace"))),
+            pairs("labels"),
+            pairs("annotations"),
+        ),
+    })
 }
 
 /// Label and annotation values are strings in Kubernetes; kustomize quotes
@@ -415,7 +419,9 @@ impl Builder {
         if !k.crds.is_empty() {
             let mut crd_cfg = TransformerConfig::default();
             for c in &k.crds {
-                let (path, text) = ldr.read_string(c)?;
+                let (path, text) = ldr
+                    .read_string(c)
+                    .map_err(|e| e.context(format!("loading CRDs [{}]", k.crds.join(" "))))?;
                 crd_cfg.merge(&crate::crds::config_from_crds(&text, &path)?)?;
             }
             acc.config.merge(&crd_cfg)?;
@@ -900,9 +906,20 @@ pub fn apply_patch(
             (text, path)
         }
     };
+    // The patch as kustomize names it in its errors.
+    let patch_source = if inline.is_empty() {
+        format!("[path: {}]", crate::error::go_quote(&p.path))
+    } else {
+        format!("[patch: {}]", crate::error::go_quote(inline))
+    };
+    let unparsable = |e: Error| {
+        e.context(format!(
+            "unable to parse SM or JSON patch from {patch_source}"
+        ))
+    };
     let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
     let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
-    if let Some(ops) = json6902::parse(&text, &source)? {
+    if let Some(ops) = json6902::parse(&text, &source).map_err(unparsable)? {
         let Some(target) = &p.target else {
             return Err(Error::invalid(format!(
                 "must specify a target for JSON patch {}",
@@ -928,9 +945,13 @@ pub fn apply_patch(
         }
         return Ok(());
     }
-    let docs = crate::yaml::parse_patch_documents(&text, &source)?;
+    let docs = crate::yaml::parse_patch_documents(&text, &source).map_err(unparsable)?;
     let mut patches = Vec::with_capacity(docs.len());
     for d in docs {
+        // A strategic-merge patch must read as an object: kind and name.
+        if let Value::Object(m) = &d {
+            check_identity(m, &source).map_err(unparsable)?;
+        }
         let mut sp = sm_patch(d)?;
         sp.allow_name_change = allow_name;
         sp.allow_kind_change = allow_kind;
@@ -946,8 +967,7 @@ pub fn apply_patch(
         Some(target) => {
             if patches.len() > 1 {
                 return Err(Error::invalid(format!(
-                    "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field: {}",
-                    source.display()
+                    "Multiple Strategic-Merge Patches in one `patches` entry is not allowed to set `patches.target` field: {patch_source}"
                 )));
             }
             let Some(sp) = patches.first() else {

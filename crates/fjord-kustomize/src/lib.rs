@@ -12,6 +12,7 @@ mod generators;
 mod goyaml;
 mod hash;
 mod kustomization;
+mod label_selector;
 mod load;
 mod nameref;
 mod origin;

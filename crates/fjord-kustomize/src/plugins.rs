@@ -32,10 +32,17 @@ fn check_builtin(c: &Resource, field: &str) -> Result<()> {
     Err(Error::Unsupported {
         field: field.into(),
         reason: format!(
-            "{} is an external (exec or KRM function) plugin; fjord runs built-in plugins only",
+            "external plugins disabled; unable to load external plugin '{}' ({}): fjord runs built-in plugins only",
+            c.kind(),
             c.cur_id()
         ),
     })
+}
+
+/// A builtin plugin config of a kind kustomize does not have, worded as
+/// kustomize words it.
+fn unknown_builtin(c: &Resource) -> Error {
+    Error::invalid(format!("unable to load builtin {}", c.gvk()))
 }
 
 pub fn generate(c: &Resource, ldr: &Loader) -> Result<Vec<Resource>> {
@@ -44,12 +51,13 @@ pub fn generate(c: &Resource, ldr: &Loader) -> Result<Vec<Resource>> {
         "IAMPolicyGenerator" => return iam_policy(c),
         "ConfigMapGenerator" => GenKind::ConfigMap,
         "SecretGenerator" => GenKind::Secret,
-        other => {
+        "HelmChartInflationGenerator" => {
             return Err(Error::Unsupported {
                 field: "generators".into(),
-                reason: format!("built-in generator kind '{other}' is not available in fjord"),
+                reason: "Helm chart inflation is not available in fjord".into(),
             });
         }
+        _ => return Err(unknown_builtin(c)),
     };
     let mut args: GeneratorArgs = config(c)?;
     if args.name.is_empty() {
@@ -245,9 +253,6 @@ pub fn transform(
             let r: ReplacementConfig = config(c)?;
             crate::replacements::apply(rs, &r.replacements, ldr)
         }
-        other => Err(Error::Unsupported {
-            field: "transformers".into(),
-            reason: format!("built-in transformer kind '{other}' is not available in fjord"),
-        }),
+        _ => Err(unknown_builtin(c)),
     }
 }
