@@ -192,7 +192,7 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
             continue;
         }
         check_identity(&m, path)?;
-        out.push(Resource::new(stringify_metadata(m)));
+        out.push(Resource::new(m));
     }
     Ok(out)
 }
@@ -237,27 +237,31 @@ fn check_identity(m: &Map<String, Value>, path: &Path) -> Result<()> {
     })
 }
 
-/// Label and annotation values are strings in Kubernetes; kustomize quotes
-/// numbers and booleans written bare.
-fn stringify_metadata(mut m: Map<String, Value>) -> Map<String, Value> {
-    if let Some(Value::Object(meta)) = m.get_mut("metadata") {
-        for f in ["labels", "annotations"] {
-            if let Some(Value::Object(pairs)) = meta.get_mut(f) {
-                for v in pairs.values_mut() {
-                    match v {
-                        Value::Bool(_) | Value::Number(_) => *v = Value::String(v.to_string()),
-                        _ => {}
-                    }
-                }
-            }
-        }
+/// kustomize holds an object's annotations as strings: a value some step
+/// wrote with another type (a JSON patch, a replacement) comes out as its
+/// text, null as "null", a list or a mapping as "".
+fn annotations_as_text(r: &mut Resource) {
+    let Some(Value::Object(meta)) = r.obj.get_mut("metadata") else {
+        return;
+    };
+    let Some(Value::Object(annotations)) = meta.get_mut("annotations") else {
+        return;
+    };
+    for v in annotations.values_mut() {
+        let text = match v {
+            Value::String(_) => continue,
+            Value::Null => "null".to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(_) | Value::Object(_) => String::new(),
+        };
+        *v = Value::String(text);
     }
-    m
 }
 
 pub fn load_resource_file(ldr: &Loader, rel: &str) -> Result<Vec<Resource>> {
     let (path, text) = ldr.read_string(rel)?;
-    let docs = crate::yaml::parse_documents_noting_duplicates(&text, &path)?;
+    let docs = crate::yaml::parse_resource_documents(&text, &path)?;
     let mut out = Vec::with_capacity(docs.len());
     for (doc, dup) in docs {
         let mut rs = to_resources(vec![doc], &path)?;
@@ -328,6 +332,7 @@ impl Builder {
         hash_names(&mut acc.resources);
         nameref::fix(&mut acc.resources, &acc.config)?;
         vars::resolve(&mut acc.resources, &acc.vars, &acc.config)?;
+        acc.resources.iter_mut().for_each(annotations_as_text);
         acc.resources.retain(|r| {
             r.annotations()
                 .get("config.kubernetes.io/local-config")

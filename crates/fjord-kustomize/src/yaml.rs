@@ -29,7 +29,7 @@ const MAX_ALIAS_NODES: usize = 1_000_000;
 /// Parses a multi-document YAML (or JSON) text. Empty documents are dropped,
 /// as kustomize drops them.
 pub fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
-    Ok(load(text, path, false)?
+    Ok(load(text, path, Reading::Plain)?
         .into_iter()
         .map(|(v, _)| v)
         .collect())
@@ -39,29 +39,51 @@ pub fn parse_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
 /// repeated key of a patch up by its first occurrence, so the first value
 /// is kept.
 pub fn parse_patch_documents(text: &str, path: &Path) -> Result<Vec<Value>> {
-    Ok(load(text, path, true)?
+    Ok(load(text, path, Reading::Patches)?
         .into_iter()
         .map(|(v, _)| v)
         .collect())
 }
 
-/// As [`parse_documents`], also telling for each document the first mapping
-/// key it repeats, if any. Reading keeps the last value; kustomize reads
-/// resources that way too but then fails to print them.
-pub fn parse_documents_noting_duplicates(
-    text: &str,
-    path: &Path,
-) -> Result<Vec<(Value, Option<String>)>> {
-    load(text, path, false)
+/// Reads resources: as [`parse_documents`], also telling for each document
+/// the first mapping key it repeats, if any. Reading keeps the last value;
+/// kustomize reads resources that way too but then fails to print them.
+pub fn parse_resource_documents(text: &str, path: &Path) -> Result<Vec<(Value, Option<String>)>> {
+    load(text, path, Reading::Resources)
 }
 
-fn load(text: &str, path: &Path, keep_first: bool) -> Result<Vec<(Value, Option<String>)>> {
+/// What a text holds, which changes how some of it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Plain,
+    /// Objects: kustomize keeps every annotation value as the text it was
+    /// written as (`0x10` stays "0x10", `null` is "null"; a list or a
+    /// mapping is ""), where a label keeps its YAML type.
+    Resources,
+    /// Strategic-merge patches: annotations as for resources, except that
+    /// null still deletes; a repeated key keeps its first value.
+    Patches,
+}
+
+/// Where in a document the loader is, as far as annotations go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    Elsewhere,
+    Root,
+    Metadata,
+    Annotations,
+    AnnotationValue,
+}
+
+fn load(text: &str, path: &Path, reading: Reading) -> Result<Vec<(Value, Option<String>)>> {
     let mut events = Events::new(text);
     let mut loader = Loader {
         anchors: HashMap::new(),
         alias_nodes: 0,
         duplicate: None,
-        keep_first,
+        keep_first: reading == Reading::Patches,
+        reading,
+        zone: Zone::Elsewhere,
         flows: 0,
     };
     let fail = |message: String| Error::Yaml {
@@ -77,6 +99,7 @@ fn load(text: &str, path: &Path, keep_first: bool) -> Result<Vec<(Value, Option<
                 loader.anchors.clear();
                 loader.duplicate = None;
                 let first = events.next().map_err(fail)?;
+                loader.zone = Zone::Root;
                 let v = loader.node(&mut events, first, 0).map_err(fail)?;
                 if !v.is_null() {
                     out.push((v, loader.duplicate.take()));
@@ -301,6 +324,9 @@ struct Loader {
     duplicate: Option<String>,
     /// Of a repeated mapping key, keep the first value rather than the last.
     keep_first: bool,
+    reading: Reading,
+    /// Where the node being read sits.
+    zone: Zone,
     /// How many flow collections (`[…]`, `{…}`) enclose the node being
     /// read: kustomize keeps a plain timestamp with a time of day as written
     /// inside one, and rewrites it in RFC 3339 elsewhere.
@@ -340,6 +366,9 @@ impl Loader {
                 "recursion limit exceeded: nesting deeper than {MAX_DEPTH}"
             ));
         }
+        // Children are elsewhere unless a mapping below says otherwise.
+        let zone = std::mem::replace(&mut self.zone, Zone::Elsewhere);
+        let as_text = zone == Zone::AnnotationValue && self.reading != Reading::Plain;
         match first {
             Event::Alias(name) => {
                 let Some((v, n, d)) = self.anchors.get(&name) else {
@@ -357,7 +386,14 @@ impl Loader {
                 value,
                 style,
             } => {
-                let v = if self.flows > 0
+                let v = if as_text {
+                    let typed = resolve(&value, style, tag.as_deref());
+                    if typed.is_null() && self.reading == Reading::Patches {
+                        typed
+                    } else {
+                        Value::String(value)
+                    }
+                } else if self.flows > 0
                     && tag.is_none()
                     && style == Style::Plain
                     && has_time_of_day(&value)
@@ -377,15 +413,24 @@ impl Loader {
                 // Documents stay in memory for the whole build: no spare
                 // capacity.
                 items.shrink_to_fit();
-                let v = Value::Array(items);
+                let v = if as_text {
+                    Value::String(String::new())
+                } else {
+                    Value::Array(items)
+                };
                 self.remember(anchor, &v);
                 Ok(v)
             }
             Event::MappingStart(anchor, flow) => {
                 self.flows += usize::from(flow);
-                let entries = self.mapping(events, depth);
+                let entries = self.mapping(events, depth, zone);
                 self.flows -= usize::from(flow);
-                let v = Value::Object(entries?);
+                let entries = entries?;
+                let v = if as_text {
+                    Value::String(String::new())
+                } else {
+                    Value::Object(entries)
+                };
                 self.remember(anchor, &v);
                 Ok(v)
             }
@@ -411,6 +456,7 @@ impl Loader {
         &mut self,
         events: &mut Events,
         depth: usize,
+        zone: Zone,
     ) -> std::result::Result<Map<String, Value>, String> {
         let mut entries: Vec<(String, Value)> = Vec::new();
         let mut merges = Vec::new();
@@ -423,18 +469,23 @@ impl Loader {
                 &key_event,
                 Event::Scalar { value, style: Style::Plain, tag: None, .. } if value == "<<"
             );
-            let key = self.node(events, key_event, depth + 1)?;
+            let key = match self.node(events, key_event, depth + 1)? {
+                Value::String(s) => s,
+                Value::Null => "null".into(),
+                other => other.to_string(),
+            };
+            self.zone = match (zone, key.as_str()) {
+                (Zone::Root, "metadata") => Zone::Metadata,
+                (Zone::Metadata, "annotations") => Zone::Annotations,
+                (Zone::Annotations, _) => Zone::AnnotationValue,
+                _ => Zone::Elsewhere,
+            };
             let value_event = events.next()?;
             let value = self.node(events, value_event, depth + 1)?;
             if is_merge {
                 merges.push(value);
                 continue;
             }
-            let key = match key {
-                Value::String(s) => s,
-                Value::Null => "null".into(),
-                other => other.to_string(),
-            };
             entries.push((key, value));
         }
         // Allocated once, at its final size.
@@ -585,7 +636,7 @@ mod tests {
 
     #[test]
     fn anchors_merges_and_duplicates() {
-        let docs = parse_documents_noting_duplicates(
+        let docs = parse_resource_documents(
             "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: [*b]\ndup: 1\ndup: 2\n",
             Path::new("t"),
         )
