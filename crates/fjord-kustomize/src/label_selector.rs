@@ -370,4 +370,13 @@ mod tests {
             assert!(err.contains(want), "{sel}: {err}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn no_selector_text_makes_it_panic(s in "(\\PC|[=!(),<> ]|in|notin){0,40}") {
+            if let Ok(reqs) = parse(&s) {
+                let _ = matches(&reqs, &labels(json!({"in": "x", "a": "1"})));
+            }
+        }
+    }
 }
