@@ -14,7 +14,7 @@ use crate::kustomization::{FILE_NAMES, Kustomization, Patch, Var};
 use crate::load::{LoadRestrictions, Loader, lexical_join};
 use crate::patch::{json6902, strategic_merge};
 use crate::resource::{Behavior, Resource};
-use crate::schema::{Builtin, CustomSchema};
+use crate::schema::{CustomSchema, OpenApi, TypeView};
 use crate::select::Compiled;
 use crate::transform::{images, labels, names, namespace, replicas};
 use crate::{nameref, origin, plugins, replacements, sort, vars};
@@ -283,9 +283,8 @@ pub struct Builder {
     origin: Option<PathBuf>,
     /// Whether a kustomization has chosen an OpenAPI schema already.
     openapi_set: bool,
-    /// The custom schema chosen, if any (used by strategic merges from the
-    /// moment it is chosen, as in kustomize).
-    custom_schema: Option<std::rc::Rc<CustomSchema>>,
+    /// The schema strategic merges use, as it evolves during the build.
+    openapi: std::rc::Rc<OpenApi>,
 }
 
 impl Builder {
@@ -295,7 +294,7 @@ impl Builder {
             stack: Vec::new(),
             origin: None,
             openapi_set: false,
-            custom_schema: None,
+            openapi: std::rc::Rc::default(),
         }
     }
 
@@ -304,11 +303,11 @@ impl Builder {
             SchemaChoice::Unchanged => {}
             SchemaChoice::Builtin => {
                 self.openapi_set = true;
-                self.custom_schema = None;
+                self.openapi.choose_builtin();
             }
             SchemaChoice::Custom(c) => {
                 self.openapi_set = true;
-                self.custom_schema = Some(std::rc::Rc::new(c));
+                self.openapi.choose_custom(c);
             }
         }
     }
@@ -511,6 +510,9 @@ impl Builder {
         } else {
             let mut rs = load_resource_file(ldr, rel)
                 .context_with(|| format!("accumulating resources from '{rel}'"))?;
+            for r in &rs {
+                self.openapi.note_type(r.api_version(), r.kind());
+            }
             if let Some(o) = &self.origin {
                 let text = origin::path_origin(&origin::join(o, rel));
                 rs.iter_mut()
@@ -596,8 +598,8 @@ impl Builder {
         acc: &mut Accumulator,
     ) -> Result<()> {
         let cfg = acc.config.clone();
-        let custom_schema = self.custom_schema.clone();
-        let custom = custom_schema.as_deref();
+        let openapi = std::rc::Rc::clone(&self.openapi);
+        let custom = &*openapi;
         // With build metadata on, each built-in transformer is recorded on
         // every object once it has run.
         let in_file = self.origin.as_ref().map(|o| origin::join(o, &k.file_name));
@@ -622,6 +624,7 @@ impl Builder {
             };
             for d in docs {
                 let patch = sm_patch(d)?;
+                note_patch_type(custom, &patch);
                 apply_sm_by_id(rs, &patch, custom)?;
             }
         }
@@ -803,11 +806,13 @@ fn sm_patch(d: Value) -> Result<SmPatch> {
     }
 }
 
-fn apply_sm_by_id(
-    rs: &mut Vec<Resource>,
-    patch: &SmPatch,
-    custom: Option<&CustomSchema>,
-) -> Result<()> {
+/// Reading a patch reads its type, as reading an object does.
+fn note_patch_type(openapi: &OpenApi, patch: &SmPatch) {
+    let text = |f: &str| patch.obj.get(f).and_then(Value::as_str).unwrap_or_default();
+    openapi.note_type(text("apiVersion"), text("kind"));
+}
+
+fn apply_sm_by_id(rs: &mut Vec<Resource>, patch: &SmPatch, custom: &OpenApi) -> Result<()> {
     let pr = Resource::new(patch.obj.clone());
     let id = pr.cur_id();
     let hits: Vec<usize> = rs
@@ -836,7 +841,7 @@ fn apply_sm_by_id(
 /// Returns false when the patch deleted the object.
 /// `custom` is the OpenAPI schema a kustomization chose, if any; it then
 /// replaces the built-in one for every type, as in kustomize.
-pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: Option<&CustomSchema>) -> Result<bool> {
+pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: &OpenApi) -> Result<bool> {
     let (name, ns, kind) = (
         r.name().to_string(),
         r.namespace().to_string(),
@@ -850,17 +855,14 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: Option<&CustomSchema>
         "apiVersion".into(),
         Value::String(r.api_version().to_string()),
     );
-    let builtin;
+    let view = custom.view(r.api_version(), r.kind());
     let typed;
-    let schema: &dyn crate::patch::strategic_merge::Schema = match custom {
-        Some(c) => {
+    let schema: &dyn crate::patch::strategic_merge::Schema = match &view {
+        TypeView::Custom(c) => {
             typed = c.for_type(r.api_version(), r.kind());
             &typed
         }
-        None => {
-            builtin = Builtin::for_type(r.api_version(), r.kind());
-            &builtin
-        }
+        TypeView::Builtin(b) => b,
     };
     // The object is merged in place rather than copied; a failed merge
     // fails the build, so what is left of it does not matter.
@@ -890,7 +892,7 @@ pub fn apply_patch(
     ldr: &Loader,
     rs: &mut Vec<Resource>,
     p: &Patch,
-    custom: Option<&CustomSchema>,
+    custom: &OpenApi,
 ) -> Result<()> {
     let inline = p.patch.trim();
     let (text, source) = match (inline.is_empty(), p.path.is_empty()) {
@@ -958,6 +960,7 @@ pub fn apply_patch(
             check_identity(m, &source).map_err(unparsable)?;
         }
         let mut sp = sm_patch(d)?;
+        note_patch_type(custom, &sp);
         sp.allow_name_change = allow_name;
         sp.allow_kind_change = allow_kind;
         patches.push(sp);

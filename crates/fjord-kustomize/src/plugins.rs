@@ -15,7 +15,7 @@ use crate::kustomization::{
 };
 use crate::load::Loader;
 use crate::resource::Resource;
-use crate::schema::CustomSchema;
+use crate::schema::OpenApi;
 use crate::transform::{images, labels, names, namespace, replicas};
 
 fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
@@ -180,7 +180,7 @@ pub fn transform(
     ldr: &Loader,
     rs: &mut Vec<Resource>,
     _cfg: &TransformerConfig,
-    custom: Option<&CustomSchema>,
+    custom: &OpenApi,
 ) -> Result<()> {
     check_builtin(c, "transformers")?;
     match c.kind() {

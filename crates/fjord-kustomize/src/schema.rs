@@ -1,7 +1,9 @@
 //! Merge keys of the Kubernetes built-in types, for strategic merge.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -159,13 +161,18 @@ const BUILTIN_TYPES: &[(&str, &[&str])] = &[
     ("scheduling.k8s.io/v1beta1", &["PriorityClass"]),
 ];
 
+/// Whether the built-in schema (Kubernetes 1.21) defines this type.
+pub fn is_builtin_type(api_version: &str, kind: &str) -> bool {
+    BUILTIN_TYPES
+        .iter()
+        .any(|(av, kinds)| *av == api_version && kinds.contains(&kind))
+}
+
 impl Builtin {
     /// The built-in schema's view of one type.
     pub fn for_type(api_version: &str, kind: &str) -> Self {
         Builtin {
-            known_type: BUILTIN_TYPES
-                .iter()
-                .any(|(av, kinds)| *av == api_version && kinds.contains(&kind)),
+            known_type: is_builtin_type(api_version, kind),
             custom: Vec::new(),
         }
     }
@@ -270,6 +277,12 @@ impl CustomSchema {
         Ok(CustomSchema { defs, by_type })
     }
 
+    /// Whether the schema defines this type.
+    pub fn defines(&self, api_version: &str, kind: &str) -> bool {
+        self.by_type
+            .contains_key(&(api_version.to_string(), kind.to_string()))
+    }
+
     pub fn for_type(&self, api_version: &str, kind: &str) -> TypeSchema<'_> {
         let root = self
             .by_type
@@ -287,6 +300,117 @@ impl CustomSchema {
             }
         }
         None
+    }
+}
+
+/// kustomize's OpenAPI state during one build. kustomize keeps a single
+/// global schema: definitions are added as they are parsed and never taken
+/// out; the built-in ones are parsed lazily, on the first strategic merge,
+/// or when a custom schema is parsed after an object of a kind the built-in
+/// list does not name was read; and the first kustomization to name a
+/// schema sets it. So which types a strategic merge knows depends on the
+/// order things happened in: a custom schema named by a component, chosen
+/// after a custom resource was read, is used together with the built-in
+/// types, while one named by a base before any such read replaces them.
+/// This replays that order.
+#[derive(Debug, Default)]
+pub struct OpenApi {
+    state: RefCell<OpenApiState>,
+}
+
+#[derive(Debug, Default)]
+struct OpenApiState {
+    custom: Option<Rc<CustomSchema>>,
+    initialised: bool,
+    custom_parsed: bool,
+    builtin: BuiltinParse,
+    /// The built-in definitions were added after the custom ones, so they
+    /// win for a type both define.
+    builtin_last: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum BuiltinParse {
+    #[default]
+    NotParsed,
+    /// Asked for before a custom schema was chosen: parsed with it.
+    Delayed,
+    Parsed,
+}
+
+impl OpenApiState {
+    fn initialise(&mut self) {
+        if self.initialised {
+            return;
+        }
+        self.initialised = true;
+        if self.custom.is_some() {
+            self.custom_parsed = true;
+            self.builtin_last = false;
+        } else {
+            self.builtin = BuiltinParse::Parsed;
+            self.builtin_last = true;
+        }
+        if self.builtin == BuiltinParse::Delayed {
+            self.builtin = BuiltinParse::Parsed;
+            self.builtin_last = true;
+        }
+    }
+}
+
+/// The schema a strategic merge uses for one type.
+pub enum TypeView {
+    Custom(Rc<CustomSchema>),
+    Builtin(Builtin),
+}
+
+impl OpenApi {
+    pub fn choose_custom(&self, schema: CustomSchema) {
+        let mut s = self.state.borrow_mut();
+        s.custom = Some(Rc::new(schema));
+        s.initialised = false;
+    }
+
+    pub fn choose_builtin(&self) {
+        let mut s = self.state.borrow_mut();
+        s.custom = None;
+        s.initialised = false;
+    }
+
+    /// An object (or patch) of this type was read: kustomize asks whether
+    /// it is namespaced, which for a type outside the built-in list needs
+    /// the schema.
+    pub fn note_type(&self, api_version: &str, kind: &str) {
+        if is_builtin_type(api_version, kind) {
+            return;
+        }
+        let mut s = self.state.borrow_mut();
+        if s.initialised {
+            return;
+        }
+        if s.custom.is_some() {
+            s.initialise();
+        } else if s.builtin == BuiltinParse::NotParsed {
+            s.builtin = BuiltinParse::Delayed;
+        }
+    }
+
+    /// The schema a strategic merge into this type uses now.
+    pub fn view(&self, api_version: &str, kind: &str) -> TypeView {
+        let mut s = self.state.borrow_mut();
+        s.initialise();
+        let builtin_knows = s.builtin == BuiltinParse::Parsed && is_builtin_type(api_version, kind);
+        let custom = s
+            .custom
+            .clone()
+            .filter(|c| s.custom_parsed && c.defines(api_version, kind));
+        match custom {
+            Some(c) if !(builtin_knows && s.builtin_last) => TypeView::Custom(c),
+            _ => TypeView::Builtin(Builtin {
+                known_type: builtin_knows,
+                custom: Vec::new(),
+            }),
+        }
     }
 }
 
