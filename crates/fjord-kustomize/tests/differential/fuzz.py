@@ -215,6 +215,11 @@ def layer(r, d, below, n, state):
                     f"commonAnnotations:\n  component: c{n}\n"
                     "patches:\n- target:\n    kind: Service\n  patch: |-\n    - op: add\n      path: /spec/type\n      value: NodePort\n")
         lines.append("components:\n- comp")
+    # managedByLabel is left out: a kustomize built from source labels
+    # objects kustomize-(devel), a release (and fjord) kustomize-v5.5.0.
+    if r.random() < 0.25:
+        lines.append("buildMetadata: [" + ", ".join(r.sample(
+            ["originAnnotations", "transformerAnnotations"], r.randint(1, 2))) + "]")
     with open(os.path.join(d, "kustomization.yaml"), "w") as f:
         f.write("\n".join(ln for ln in lines if ln) + "\n")
 
