@@ -68,6 +68,7 @@ spec:
         image: {image}{ports}{env}
       - name: sidecar
         image: {r.choice(IMAGES)}
+        args: ["--peer=$(PEER_{name.upper()})", "--port=$(PEER_PORT)", "--literal=$(NOT_A_VAR)"]
 """
 
 
@@ -202,6 +203,16 @@ def layer(r, d, below, n, state):
         lines[-1] = lines[-1] + f"\n- name: files{n}\n  envs: [app.env]\n  files: [conf.txt, renamed.txt=conf.txt]\n  options:\n    disableNameSuffixHash: {r.choice(['true', 'false'])}\n    labels:\n      gen: \"{n}\""
     if r.random() < 0.2:
         lines.append(f"generatorOptions:\n  labels:\n    opt: \"{n}\"\n  annotations:\n    opt: o{n}\n  immutable: {r.choice(['true', 'false'])}")
+    if n == 0 or r.random() < 0.2:
+        app = r.choice(state["apps"])
+        vs = [f"- name: PEER_{a.upper()}\n  objref:\n    kind: Service\n    name: {a}\n    apiVersion: v1"
+              for a in state["apps"] if a not in state["vars"] and (n == 0 or a == app)]
+        if "PEER_PORT" not in state["vars"]:
+            vs.append(f"- name: PEER_PORT\n  objref:\n    kind: Service\n    name: {app}\n    apiVersion: v1\n  fieldref:\n    fieldpath: spec.ports[0].port")
+            state["vars"].add("PEER_PORT")
+        state["vars"].update(a for a in state["apps"] if n == 0 or a == app)
+        if vs and r.random() < 0.7:
+            lines.append("vars:\n" + "\n".join(vs))
     if r.random() < 0.25:
         src = r.choice([f"kind: Service\n    name: {r.choice(state['apps'])}\n    fieldPath: metadata.name", "kind: ConfigMap\n    name: settings\n    fieldPath: data.mode", "kind: Deployment\n    fieldPath: spec.template.spec.containers.0.image"])
         tgt = r.choice(["metadata.annotations.copied", "spec.template.spec.containers.[name=main].env.[name=MODE].value", "spec.template.metadata.labels.copied"])
@@ -229,7 +240,7 @@ def tree(r, root):
     os.makedirs(base)
     res = []
     apps = r.sample(NAMES, r.randint(1, 3))
-    state = {"apps": apps, "kinds": {}, "settings": False, "creds": False}
+    state = {"apps": apps, "kinds": {}, "settings": False, "creds": False, "vars": set()}
     for name in apps:
         fname = f"{name}.yaml"
         kind = r.choice(WORKLOADS)
