@@ -1,8 +1,10 @@
 //! Strategic merge patch with the semantics of kustomize's kyaml merge:
 //! mappings merge field by field, lists with a merge key merge element by
 //! element (patch elements first, then the remaining original ones), other
-//! lists are replaced whole, and `$patch`, `$deleteFromPrimitiveList` and
-//! `$setElementOrder` directives are honoured.
+//! lists are replaced whole, and `$patch` directives (on a mapping, a list
+//! element or a whole list) are honoured. `$deleteFromPrimitiveList`,
+//! `$setElementOrder` and `$retainKeys` are applied as Kubernetes applies
+//! them, where kustomize v5.5 would leave them in the output as fields.
 
 use serde_json::{Map, Value};
 
@@ -182,19 +184,33 @@ fn merge_value<'a>(
             let Some(Value::Array(da)) = dest else {
                 return Ok(Some(strip_directives(patch)));
             };
-            // A `- $patch: replace` element replaces the whole list with the
-            // other patch elements.
-            if pa.iter().any(
-                |e| matches!(e, Value::Object(m) if matches!(directive(m), Ok(Directive::Replace))),
-            ) {
-                let rest: Vec<Value> = pa
-                    .iter()
-                    .filter(|e| !matches!(e, Value::Object(m) if m.contains_key(DIRECTIVE)))
-                    .map(strip_directives)
-                    .collect();
-                return Ok(Some(Value::Array(rest)));
+            let strategy = schema.list_strategy(path, da, pa);
+            if strategy == ListStrategy::Replace {
+                return Ok(Some(strip_directives(patch)));
             }
-            match schema.list_strategy(path, da, pa) {
+            // A directive for the whole list is the first element holding
+            // `$patch`, when that is all it holds; elements with the same
+            // directive are then dropped from the patch.
+            let list_directive = pa
+                .iter()
+                .find_map(|e| e.as_object().filter(|m| m.contains_key(DIRECTIVE)))
+                .filter(|m| m.len() == 1);
+            let mut skip: Option<&Value> = None;
+            if let Some(m) = list_directive {
+                skip = m.get(DIRECTIVE);
+                let kept = || {
+                    pa.iter()
+                        .filter(|e| !(e.is_object() && e.get(DIRECTIVE) == skip))
+                        .map(strip_directives)
+                        .collect()
+                };
+                match directive(m)? {
+                    Directive::Delete => return Ok(None),
+                    Directive::Replace => return Ok(Some(Value::Array(kept()))),
+                    Directive::None | Directive::Merge => {}
+                }
+            }
+            match strategy {
                 ListStrategy::Replace => Ok(Some(strip_directives(patch))),
                 ListStrategy::Primitive => {
                     let mut out: Vec<Value> = Vec::with_capacity(pa.len() + da.len());
@@ -205,82 +221,243 @@ fn merge_value<'a>(
                     }
                     Ok(Some(Value::Array(out)))
                 }
-                ListStrategy::Keys(keys) => merge_keyed(da, pa, &keys, schema, path).map(Some),
+                ListStrategy::Keys(keys) => {
+                    merge_keyed(da, pa, skip, &keys, schema, path).map(Some)
+                }
             }
         }
         scalar => Ok(Some(scalar.clone())),
     }
 }
 
-fn key_of(v: &Value, keys: &[String]) -> Option<Vec<String>> {
-    let m = v.as_object()?;
-    let vals: Vec<String> = keys
-        .iter()
-        .map(|k| match m.get(k) {
+// Lists merged by keys follow kyaml's associative-list merge step by step,
+// because its quirks show in kustomize's output: with two keys (a port and
+// its protocol) an element missing one of them may be matched loosely, not
+// at all, or not applied; a `$patch: replace` element leaves the original;
+// patch elements come first, then the remaining original ones.
+
+/// The text of an element's key fields ("" where missing, null or empty).
+fn key_values(elem: &Value, keys: &[String]) -> Vec<String> {
+    keys.iter()
+        .map(|k| match elem.get(k) {
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => String::new(),
         })
-        .collect();
-    if vals.iter().all(String::is_empty) {
-        None
-    } else {
-        Some(vals)
-    }
+        .collect()
 }
 
-/// Keys match when every key present on both sides is equal (a missing
-/// key, such as an unset `protocol`, matches anything).
-fn keys_match(a: &[String], b: &[String]) -> bool {
+/// A field's text for matching, when the field is there at all.
+fn field_text(elem: &Map<String, Value>, key: &str) -> Option<String> {
+    elem.get(key).map(|v| match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    })
+}
+
+/// Whether two key tuples name the same element, one side's missing values
+/// filled from the other's (kyaml's `match`); also the filled tuple.
+fn tuples_match(a: &[String], b: &[String]) -> Option<Vec<String>> {
+    if a.len() != b.len() {
+        return None;
+    }
     let mut common = false;
+    let mut out = Vec::with_capacity(a.len());
     for (x, y) in a.iter().zip(b) {
         if x == y {
             common = true;
+            out.push(x.clone());
         } else if !x.is_empty() && !y.is_empty() {
-            return false;
+            return None;
+        } else {
+            out.push(if x.is_empty() { y.clone() } else { x.clone() });
         }
     }
-    common
+    common.then_some(out)
+}
+
+/// The keys (and values) to match on: those that some element gives a
+/// value; all of them when none does.
+fn valid_keys(
+    all: &[Vec<String>],
+    values: &[String],
+    keys: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let valid: Vec<bool> = (0..keys.len())
+        .map(|i| all.iter().any(|v| v.get(i).is_some_and(|x| !x.is_empty())))
+        .collect();
+    if !valid.iter().any(|v| *v) {
+        return (keys.to_vec(), values.to_vec());
+    }
+    let ks = keys
+        .iter()
+        .zip(&valid)
+        .filter(|(_, v)| **v)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let vs = values
+        .iter()
+        .zip(&valid)
+        .filter(|(x, v)| **v || !x.is_empty())
+        .map(|(x, _)| x.clone())
+        .collect();
+    (ks, vs)
+}
+
+/// Whether an element's fields are all there with these values.
+fn matches_exact(e: &Value, keys: &[String], values: &[String]) -> bool {
+    let Value::Object(m) = e else { return false };
+    keys.iter()
+        .zip(values)
+        .all(|(k, v)| field_text(m, k).as_deref() == Some(v.as_str()))
+}
+
+fn is_empty_element(v: &Value) -> bool {
+    v.is_null() || v.as_object().is_some_and(Map::is_empty)
+}
+
+/// kyaml's element setter: every element matching the keys is replaced by
+/// `element` (or removed without one; an empty value matches any value
+/// present); with no match `element` is appended. Empty elements go.
+fn set_element(
+    list: Vec<Value>,
+    element: Option<Value>,
+    keys: &[String],
+    values: &[String],
+) -> Vec<Value> {
+    let mut out = Vec::with_capacity(list.len() + 1);
+    let mut found_any = false;
+    for e in list {
+        if is_empty_element(&e) {
+            continue;
+        }
+        let Value::Object(m) = &e else {
+            out.push(e);
+            continue;
+        };
+        let mut found = false;
+        for (j, k) in keys.iter().enumerate() {
+            if let Some(v) = values.get(j) {
+                found = match field_text(m, k) {
+                    Some(t) => v.is_empty() || t == *v,
+                    None => false,
+                };
+            }
+            if !found {
+                break;
+            }
+        }
+        if !found {
+            if !values.is_empty() {
+                out.push(e);
+            }
+            continue;
+        }
+        found_any = true;
+        if let Some(el) = &element {
+            out.push(el.clone());
+        }
+    }
+    if let Some(el) = element.filter(|e| !e.is_null())
+        && !found_any
+    {
+        out.push(el);
+    }
+    out
 }
 
 fn merge_keyed<'a>(
     dest: &[Value],
     patch: &'a [Value],
+    skip: Option<&Value>,
     keys: &[String],
     schema: &dyn Schema,
     path: &mut Vec<&'a str>,
 ) -> Result<Value> {
-    let mut out: Vec<Value> = Vec::with_capacity(dest.len() + patch.len());
-    let mut used = vec![false; dest.len()];
-    let dest_keys: Vec<Option<Vec<String>>> = dest.iter().map(|d| key_of(d, keys)).collect();
-    for p in patch {
-        let Some(pk) = key_of(p, keys) else {
-            out.push(strip_directives(p));
+    // A list-level `$patch: merge` element is no element.
+    let patch: Vec<&'a Value> = patch
+        .iter()
+        .filter(|e| !(skip.is_some() && e.is_object() && e.get(DIRECTIVE) == skip))
+        .collect();
+    // Every element's key tuple, patch elements first, each tuple once.
+    let mut tuples: Vec<Vec<String>> = Vec::new();
+    for e in patch.iter().copied().chain(dest) {
+        let t = key_values(e, keys);
+        if !tuples.contains(&t) {
+            tuples.push(t);
+        }
+    }
+    if keys.len() > 1 {
+        for i in 0..tuples.len() {
+            for j in 0..tuples.len() {
+                if let Some(m) = tuples_match(&tuples[i], &tuples[j]) {
+                    tuples[i] = m.clone();
+                    tuples[j] = m;
+                }
+            }
+        }
+    }
+    let mut dest: Vec<Value> = dest.to_vec();
+    let mut items: Vec<Value> = Vec::new();
+    let mut last_keys: Vec<String> = keys.to_vec();
+    for values in &tuples {
+        let (vkeys, vvals) = valid_keys(&tuples, values, keys);
+        let (mkeys, mvals) = valid_keys(std::slice::from_ref(&vvals), &vvals, &vkeys);
+        let d = dest.iter().position(|e| matches_exact(e, &mkeys, &mvals));
+        let p = patch
+            .iter()
+            .copied()
+            .find(|e| matches_exact(e, &mkeys, &mvals));
+        // Merged into the original element in place, except a replaced one.
+        let val = match (d, p) {
+            (None, None) => None,
+            (Some(i), None) => Some(dest[i].clone()),
+            (None, Some(pe)) => merge_value(None, pe, schema, path)?,
+            (Some(i), Some(pe)) => {
+                let replaces =
+                    matches!(pe, Value::Object(m) if matches!(directive(m)?, Directive::Replace));
+                let merged = merge_value(Some(&dest[i]), pe, schema, path)?;
+                if let (Some(v), false) = (&merged, replaces) {
+                    dest[i] = v.clone();
+                }
+                merged
+            }
+        };
+        last_keys = vkeys.clone();
+        let Some(mut val) = val.filter(|v| !is_empty_element(v)) else {
+            if !vkeys.is_empty() {
+                dest = set_element(dest, None, &vkeys, &vvals);
+            }
             continue;
         };
-        let found = dest_keys
-            .iter()
-            .enumerate()
-            .find(|(i, dk)| !used[*i] && dk.as_ref().is_some_and(|dk| keys_match(dk, &pk)))
-            .map(|(i, _)| i);
-        match found {
-            Some(i) => {
-                used[i] = true;
-                if let Some(v) = merge_value(Some(&dest[i]), p, schema, path)? {
-                    out.push(v);
-                }
-            }
-            None => {
-                if let Some(v) = merge_value(None, p, schema, path)? {
-                    out.push(v);
+        if let Value::Object(m) = &mut val {
+            for (k, v) in vkeys.iter().zip(&vvals) {
+                if !m.contains_key(k) && !v.is_empty() {
+                    m.insert(k.clone(), Value::String(v.clone()));
                 }
             }
         }
+        items = set_element(items, Some(val), &vkeys, &vvals);
     }
-    for (i, d) in dest.iter().enumerate() {
-        if !used[i] {
-            out.push(d.clone());
+    if tuples.is_empty() {
+        return Ok(Value::Array(dest));
+    }
+    // The original elements go after, each replacing an item it matches.
+    for elem in dest {
+        let mut v = Vec::new();
+        for k in &last_keys {
+            match elem.as_object().and_then(|m| field_text(m, k)) {
+                Some(t) => v.push(t),
+                None => items.push(elem.clone()),
+            }
         }
+        if last_keys.len() > 1 {
+            items = set_element(items, None, &last_keys, &v);
+        }
+        items = set_element(items, Some(elem), &last_keys, &v);
     }
-    Ok(Value::Array(out))
+    Ok(Value::Array(items))
 }
