@@ -255,7 +255,7 @@ fn yaml_name(name: &str) -> &str {
 
 impl Kustomization {
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
-        let v = crate::yaml::parse_one(text, path)?;
+        let v = crate::yaml::parse_kustomization(text, path)?;
         let invalid = |message: String| Error::InvalidKustomization {
             path: path.to_path_buf(),
             message,
@@ -281,9 +281,6 @@ impl Kustomization {
             }
             norm.insert(name.to_string(), v);
         }
-        if norm.iter().all(|(name, value)| leaves_empty(name, value)) {
-            return Err(invalid("kustomization.yaml is empty".into()));
-        }
         let mut k: Kustomization = match serde_json::from_value(Value::Object(norm.clone())) {
             Ok(k) => k,
             Err(e) => {
@@ -292,6 +289,9 @@ impl Kustomization {
                 ));
             }
         };
+        if norm.iter().all(|(name, value)| leaves_empty(name, value)) {
+            return Err(invalid("kustomization.yaml is empty".into()));
+        }
         k.fix(path)?;
         Ok(k)
     }

@@ -63,6 +63,8 @@ enum Reading {
     /// Strategic-merge patches: annotations as for resources, except that
     /// null still deletes; a repeated key keeps its first value.
     Patches,
+    /// Kustomization files: YAML 1.1 booleans.
+    Kustomization,
 }
 
 /// Where in a document the loader is, as far as annotations go.
@@ -114,7 +116,18 @@ fn load(text: &str, path: &Path, reading: Reading) -> Result<Vec<(Value, Option<
 /// Parses a single YAML value (used for kustomization files and inline
 /// patches).
 pub fn parse_one(text: &str, path: &Path) -> Result<Value> {
-    let mut docs = parse_documents(text, path)?;
+    single(parse_documents(text, path)?, path)
+}
+
+/// Reads a kustomization file. kustomize reads these with YAML 1.1's
+/// booleans, so a plain `y`, `no`, `on` or `off` is a boolean there (and,
+/// where a string is expected, an error).
+pub fn parse_kustomization(text: &str, path: &Path) -> Result<Value> {
+    let docs = load(text, path, Reading::Kustomization)?;
+    single(docs.into_iter().map(|(v, _)| v).collect(), path)
+}
+
+fn single(mut docs: Vec<Value>, path: &Path) -> Result<Value> {
     match docs.len() {
         0 => Ok(Value::Null),
         1 => Ok(docs.remove(0)),
@@ -393,6 +406,13 @@ impl Loader {
                     } else {
                         Value::String(value)
                     }
+                } else if let Some(b) = (self.reading == Reading::Kustomization
+                    && tag.is_none()
+                    && style == Style::Plain)
+                    .then(|| yaml11_bool(&value))
+                    .flatten()
+                {
+                    Value::Bool(b)
                 } else if self.flows > 0
                     && tag.is_none()
                     && style == Style::Plain
@@ -519,6 +539,15 @@ impl Loader {
             }
         }
         Ok(out)
+    }
+}
+
+/// The booleans YAML 1.1 adds to YAML 1.2's `true` and `false`.
+fn yaml11_bool(s: &str) -> Option<bool> {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
     }
 }
 
