@@ -636,7 +636,7 @@ impl Builder {
             note(rs, "PatchTransformer");
         }
         if !k.namespace.is_empty() {
-            namespace::apply(rs, &k.namespace, &cfg.namespace)?;
+            namespace::apply(rs, &k.namespace, &cfg.namespace, &Default::default())?;
             note(rs, "NamespaceTransformer");
         }
         if !k.name_prefix.is_empty() {
@@ -780,7 +780,7 @@ fn apply_labels(
 }
 
 /// The content hash suffix on generated names, added once at the very end.
-fn hash_names(rs: &mut [Resource]) {
+pub(crate) fn hash_names(rs: &mut [Resource]) {
     for r in rs.iter_mut().filter(|r| r.build.needs_hash) {
         let h = crate::hash::hash_object(&r.obj);
         r.store_previous_id();

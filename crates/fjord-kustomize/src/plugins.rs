@@ -16,7 +16,7 @@ use crate::kustomization::{
 use crate::load::Loader;
 use crate::resource::Resource;
 use crate::schema::OpenApi;
-use crate::transform::{images, labels, names, namespace, replicas};
+use crate::transform::{images, labels, names, namespace, replicas, value_add};
 
 fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
     serde_json::from_value(Value::Object(c.obj.clone())).map_err(|e| Error::Object {
@@ -138,6 +138,8 @@ struct PairsConfig {
 #[serde(rename_all = "camelCase", default)]
 struct NamespaceConfig {
     field_specs: Vec<FieldSpec>,
+    #[serde(flatten)]
+    options: namespace::Options,
 }
 
 #[derive(Deserialize, Default)]
@@ -175,6 +177,20 @@ struct ReplacementConfig {
     replacements: Vec<ReplacementOrPath>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct ValueAddConfig {
+    value: String,
+    targets: Vec<value_add::Target>,
+    target_file_path: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ValueAddTargets {
+    targets: Vec<value_add::Target>,
+}
+
 pub fn transform(
     c: &Resource,
     ldr: &Loader,
@@ -199,7 +215,7 @@ pub fn transform(
         }
         "NamespaceTransformer" => {
             let n: NamespaceConfig = config(c)?;
-            namespace::apply(rs, c.namespace(), &n.field_specs)
+            namespace::apply(rs, c.namespace(), &n.field_specs, &n.options)
         }
         "ImageTagTransformer" => {
             let i: ImageConfig = config(c)?;
@@ -247,6 +263,33 @@ pub fn transform(
                     custom,
                 )?;
             }
+            Ok(())
+        }
+        "ValueAddTransformer" => {
+            let mut v: ValueAddConfig = config(c)?;
+            let mut value = v.value.trim().to_string();
+            if value.is_empty() {
+                // The kustomization's directory name.
+                value = ldr
+                    .root()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+            }
+            if !v.target_file_path.is_empty() {
+                let (path, text) = ldr.read_string(&v.target_file_path)?;
+                let more: ValueAddTargets =
+                    serde_json::from_value(crate::yaml::parse_one(&text, &path)?)
+                        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+                v.targets.extend(more.targets);
+            }
+            value_add::check(&v.targets)?;
+            value_add::apply(rs, &value, &v.targets)
+        }
+        "HashTransformer" => {
+            // Names get the content hash now, and again at the end of the
+            // build, as in kustomize.
+            crate::build::hash_names(rs);
             Ok(())
         }
         "ReplacementTransformer" => {

@@ -5,6 +5,7 @@ pub mod labels;
 pub mod names;
 pub mod namespace;
 pub mod replicas;
+pub mod value_add;
 
 use crate::kustomization::FieldSpec;
 use crate::resource::Gvk;
