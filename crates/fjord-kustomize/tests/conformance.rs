@@ -78,7 +78,8 @@ fn run_case(case: &Path, compare: Compare) -> Result<(), String> {
             e.to_string().replace(&input.display().to_string(), "")
         )
     })?;
-    let want_text = std::fs::read_to_string(case.join("expected.yaml")).map_err(|e| e.to_string())?;
+    let want_text =
+        std::fs::read_to_string(case.join("expected.yaml")).map_err(|e| e.to_string())?;
     if let Compare::Bytes = compare {
         if out == want_text {
             return Ok(());

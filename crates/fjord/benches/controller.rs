@@ -19,8 +19,16 @@ mod common;
 use common::{Kill, env_usize, percentile, rss_kib};
 
 fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git").current_dir(dir).args(args).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn app_manifests(i: usize) -> String {
@@ -56,7 +64,10 @@ spec:
 }
 
 async fn metric(port: u16, name: &str) -> f64 {
-    let out = Command::new("curl").args(["-sf", &format!("http://127.0.0.1:{port}/metrics")]).output().expect("curl");
+    let out = Command::new("curl")
+        .args(["-sf", &format!("http://127.0.0.1:{port}/metrics")])
+        .output()
+        .expect("curl");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find(|l| l.starts_with(name))
@@ -87,20 +98,65 @@ async fn main() {
         std::fs::write(app_dir.join("manifests.yaml"), app_manifests(i)).expect("write");
     }
     git(&work, &["add", "-A"]);
-    git(&work, &["-c", "user.name=b", "-c", "user.email=b@example.invalid", "commit", "-q", "-m", "bench"]);
-    git(dir.path(), &["clone", "-q", "--bare", work.to_str().expect("utf-8"), bare.to_str().expect("utf-8")]);
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@example.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "bench",
+        ],
+    );
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            bare.to_str().expect("utf-8"),
+        ],
+    );
 
     let fjord = env!("CARGO_BIN_EXE_fjord");
     let install = Command::new(fjord)
-        .args(["install", "--apply", "--no-deployment", "--namespace", &apps_ns, "--kubeconfig"])
+        .args([
+            "install",
+            "--apply",
+            "--no-deployment",
+            "--namespace",
+            &apps_ns,
+            "--kubeconfig",
+        ])
         .arg(&env.kubeconfig)
         .output()
         .expect("install");
-    assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
     let controller = Kill(
         Command::new(fjord)
-            .args(["controller", "--controllers", "applications", "--namespace", &apps_ns, "--poll-interval", "3m", "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "controller",
+                "--controllers",
+                "applications",
+                "--namespace",
+                &apps_ns,
+                "--poll-interval",
+                "3m",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .arg("--repo-cache")
             .arg(dir.path().join("cache"))
             .arg("--kubeconfig")
@@ -111,7 +167,11 @@ async fn main() {
     );
     let pid = controller.0.id();
 
-    let apps: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &apps_ns, &fjord_controller::application::api_resource());
+    let apps: Api<DynamicObject> = Api::namespaced_with(
+        env.client.clone(),
+        &apps_ns,
+        &fjord_controller::application::api_resource(),
+    );
     let repo_url = format!("file://{}", bare.display());
     let started = Instant::now();
     for i in 0..apps_n {
@@ -124,7 +184,9 @@ async fn main() {
                 "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}}
         }))
         .expect("app");
-        apps.create(&PostParams::default(), &app).await.expect("create app");
+        apps.create(&PostParams::default(), &app)
+            .await
+            .expect("create app");
     }
     loop {
         let list = apps.list(&ListParams::default()).await.expect("list");
@@ -140,7 +202,10 @@ async fn main() {
         if ready == apps_n {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "only {ready} of {apps_n} applications became Synced and Healthy");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {ready} of {apps_n} applications became Synced and Healthy"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let to_healthy = started.elapsed();
@@ -155,14 +220,19 @@ async fn main() {
         let name = format!("cfg-{c:02}");
         let want = format!("value-{i}-{c}");
         let patch = json!({"data": {"KEY": format!("drift-{k}")}});
-        cms.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("drift");
+        cms.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("drift");
         let t = Instant::now();
         loop {
             let cm = cms.get(&name).await.expect("get");
             if cm.data.as_ref().and_then(|d| d.get("KEY")) == Some(&want) {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(60), "drift {k} was not healed");
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "drift {k} was not healed"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         latencies.push(t.elapsed());
@@ -178,11 +248,25 @@ async fn main() {
     let cached = metric(port, "fjord_cached_objects").await;
 
     println!("controller benchmark: {apps_n} applications x 20 objects");
-    println!("  created to all Synced+Healthy  {:>8.2} s", to_healthy.as_secs_f64());
-    println!("  controller RSS after sync      {:>8.1} MiB (peak {:.1} MiB)", rss_after_sync as f64 / 1024.0, rss_kib(pid, "VmHWM:") as f64 / 1024.0);
+    println!(
+        "  created to all Synced+Healthy  {:>8.2} s",
+        to_healthy.as_secs_f64()
+    );
+    println!(
+        "  controller RSS after sync      {:>8.1} MiB (peak {:.1} MiB)",
+        rss_after_sync as f64 / 1024.0,
+        rss_kib(pid, "VmHWM:") as f64 / 1024.0
+    );
     println!("  objects in the live cache      {cached:>8}");
-    println!("  drift-to-heal p50              {:>8.1} ms", percentile(&latencies, 0.50).as_secs_f64() * 1000.0);
-    println!("  drift-to-heal p99              {:>8.1} ms  ({} changes)", percentile(&latencies, 0.99).as_secs_f64() * 1000.0, latencies.len());
+    println!(
+        "  drift-to-heal p50              {:>8.1} ms",
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0
+    );
+    println!(
+        "  drift-to-heal p99              {:>8.1} ms  ({} changes)",
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        latencies.len()
+    );
     println!("  API requests per minute, idle  {per_minute:>8.1}  (over {idle} s)");
     drop(controller);
 }

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "fjord", version, about = "GitOps engine for Kubernetes: keeps clusters equal to Git")]
+#[command(
+    name = "fjord",
+    version,
+    about = "GitOps engine for Kubernetes: keeps clusters equal to Git"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,11 +59,12 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
     use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
     // The client library logs every failed request; fjord reports those
     // itself, with the object they concern, so keep the duplicates out.
-    let filter = EnvFilter::try_from_env("FJORD_LOG").unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off"));
+    let filter = EnvFilter::try_from_env("FJORD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

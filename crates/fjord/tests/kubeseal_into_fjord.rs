@@ -24,16 +24,25 @@ fn secret_yaml(name: &str, namespace: &str, annotations: &str, password: &str) -
 
 fn sealed_by_kubeseal(env: &TestEnv, args: &[&str], secret: &[u8]) -> Vec<u8> {
     let out = kubeseal(env, args, secret);
-    assert!(out.status.success(), "kubeseal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubeseal {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 async fn wait_opened(env: &TestEnv, ns: &str, name: &str, password: &str) {
     let want: std::collections::BTreeMap<String, Vec<u8>> =
-        [("password", password), ("user", "app")].iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
-    wait_until(WAIT, &format!("Secret {ns}/{name} opened by fjord"), || async {
-        secret_items(env, ns, name).await.as_ref() == Some(&want)
-    })
+        [("password", password), ("user", "app")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+    wait_until(
+        WAIT,
+        &format!("Secret {ns}/{name} opened by fjord"),
+        || async { secret_items(env, ns, name).await.as_ref() == Some(&want) },
+    )
     .await;
 }
 
@@ -50,14 +59,26 @@ async fn values_sealed_by_kubeseal_open_in_fjords_controller() {
     let cert = cert.to_str().unwrap();
 
     // Strict scope, certificate from a file, JSON output (kubeseal's default).
-    let strict = sealed_by_kubeseal(&env, &["--cert", cert], &secret_yaml("strict", ns, "", "k1-strict"));
+    let strict = sealed_by_kubeseal(
+        &env,
+        &["--cert", cert],
+        &secret_yaml("strict", ns, "", "k1-strict"),
+    );
     apply_sealed(&env, ns, &strict).await;
     // Namespace-wide, YAML output.
-    let wide = sealed_by_kubeseal(&env, &["--cert", cert, "--scope", "namespace-wide", "-o", "yaml"], &secret_yaml("wide", ns, "", "k1-wide"));
+    let wide = sealed_by_kubeseal(
+        &env,
+        &["--cert", cert, "--scope", "namespace-wide", "-o", "yaml"],
+        &secret_yaml("wide", ns, "", "k1-wide"),
+    );
     apply_sealed(&env, ns, &wide).await;
     // Cluster-wide, with the certificate fetched by kubeseal from fjord's endpoint.
     let url = format!("{}/v1/cert.pem", controller.url);
-    let cluster = sealed_by_kubeseal(&env, &["--cert", &url, "--scope", "cluster-wide"], &secret_yaml("everywhere", ns, "", "k1-cluster"));
+    let cluster = sealed_by_kubeseal(
+        &env,
+        &["--cert", &url, "--scope", "cluster-wide"],
+        &secret_yaml("everywhere", ns, "", "k1-cluster"),
+    );
     apply_sealed(&env, ns, &cluster).await;
 
     wait_opened(&env, ns, "strict", "k1-strict").await;
@@ -67,12 +88,22 @@ async fn values_sealed_by_kubeseal_open_in_fjords_controller() {
     // A strict value moved to another name does not open.
     let mut renamed: serde_json::Value = serde_json::from_slice(&strict).unwrap();
     renamed["metadata"]["name"] = "renamed".into();
-    apply_sealed(&env, ns, serde_json::to_string(&renamed).unwrap().as_bytes()).await;
+    apply_sealed(
+        &env,
+        ns,
+        serde_json::to_string(&renamed).unwrap().as_bytes(),
+    )
+    .await;
     wait_until(WAIT, "renamed refused", || async {
-        support::fjord_sealed::synced(&env, ns, "renamed").await.is_some_and(|c| c.0 == "False")
+        support::fjord_sealed::synced(&env, ns, "renamed")
+            .await
+            .is_some_and(|c| c.0 == "False")
     })
     .await;
-    assert!(secret_items(&env, ns, "renamed").await.is_none(), "a strict value must not open under another name");
+    assert!(
+        secret_items(&env, ns, "renamed").await.is_none(),
+        "a strict value must not open under another name"
+    );
 
     drop(controller);
     keys.delete().await;
@@ -109,14 +140,26 @@ async fn keys_made_by_the_upstream_controller_serve_fjords_controller() {
     drop(upstream);
 
     let controller = SealedController::start(&env, &keys.name, ns, &[]);
-    assert_eq!(controller.cert_pem().await, upstream_cert, "fjord serves the upstream key's certificate");
+    assert_eq!(
+        controller.cert_pem().await,
+        upstream_cert,
+        "fjord serves the upstream key's certificate"
+    );
     let stored = restore.list(&Default::default()).await.unwrap().items;
-    assert_eq!(stored.len(), originals.len(), "no new key when an upstream key is there");
+    assert_eq!(
+        stored.len(),
+        originals.len(),
+        "no new key when an upstream key is there"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("upstream.pem");
     std::fs::write(&cert, &upstream_cert).unwrap();
-    let sealed = sealed_by_kubeseal(&env, &["--cert", cert.to_str().unwrap()], &secret_yaml("moved", ns, "", "k2-moved"));
+    let sealed = sealed_by_kubeseal(
+        &env,
+        &["--cert", cert.to_str().unwrap()],
+        &secret_yaml("moved", ns, "", "k2-moved"),
+    );
     apply_sealed(&env, ns, &sealed).await;
     wait_opened(&env, ns, "moved", "k2-moved").await;
 

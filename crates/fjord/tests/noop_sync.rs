@@ -12,7 +12,10 @@ use testenv::{TestEnv, write_tree};
 async fn create_then_resync_sends_no_writes() {
     let env = TestEnv::connect().await;
     let ns = env.namespace("create").await;
-    let tree = write_tree(&[("cm.yaml", &configmap("settings", "LEVEL", "info")), ("web.yaml", &deployment_and_service("web"))]);
+    let tree = write_tree(&[
+        ("cm.yaml", &configmap("settings", "LEVEL", "info")),
+        ("web.yaml", &deployment_and_service("web")),
+    ]);
     let fjord = Fjord::new(&env, &ns.name, &ns.name);
 
     let first = fjord.sync_json(tree.path(), &[]);
@@ -22,13 +25,25 @@ async fn create_then_resync_sends_no_writes() {
         .iter()
         .map(|o| (o["kind"].as_str().unwrap(), o["result"].as_str().unwrap()))
         .collect();
-    assert_eq!(results, [("ConfigMap", "created"), ("Service", "created"), ("Deployment", "created")]);
+    assert_eq!(
+        results,
+        [
+            ("ConfigMap", "created"),
+            ("Service", "created"),
+            ("Deployment", "created")
+        ]
+    );
 
     let deployments: Api<Deployment> = Api::namespaced(env.client.clone(), &ns.name);
     // Controllers keep writing the Deployment's status, so its resourceVersion
     // moves; its generation and fjord's managedFields entry must not.
     let fjord_entry = |d: Deployment| {
-        let entry = d.metadata.managed_fields.unwrap_or_default().into_iter().find(|m| m.manager.as_deref() == Some("fjord"));
+        let entry = d
+            .metadata
+            .managed_fields
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.manager.as_deref() == Some("fjord"));
         (d.metadata.generation, entry.and_then(|m| m.time))
     };
     let before = fjord_entry(deployments.get("web").await.unwrap());

@@ -303,15 +303,24 @@ fn unreachable_certificate_sources_are_clear_errors() {
     let input = std::fs::read(v("input/strict-basic.secret.yaml")).unwrap();
     let cases: [(&[&str], &str); 3] = [
         (&["--kubeconfig", "/nonexistent/kubeconfig"], "--cert FILE"),
-        (&["--fetch-cert", "--controller-url", "http://127.0.0.1:1"], "http://127.0.0.1:1"),
-        (&["--cert", "http://127.0.0.1:1/v1/cert.pem"], "http://127.0.0.1:1"),
+        (
+            &["--fetch-cert", "--controller-url", "http://127.0.0.1:1"],
+            "http://127.0.0.1:1",
+        ),
+        (
+            &["--cert", "http://127.0.0.1:1/v1/cert.pem"],
+            "http://127.0.0.1:1",
+        ),
     ];
     for (args, named) in cases {
         let out = fjord(args, &input);
         assert!(!out.status.success(), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?} printed something");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.starts_with("error: ") && stderr.contains(named), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(named),
+            "{args:?}: {stderr}"
+        );
     }
     // A Secret with nothing to seal is refused unless allowed.
     let empty = b"apiVersion: v1\nkind: Secret\nmetadata: {name: e, namespace: demo}\n";

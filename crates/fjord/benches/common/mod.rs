@@ -6,7 +6,10 @@ use std::process::Child;
 use std::time::Duration;
 
 pub fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -55,7 +55,11 @@ enum AppCommand {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cluster = args.cluster.connect().await?;
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client().clone(), &args.namespace, &application::api_resource());
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        cluster.client().clone(),
+        &args.namespace,
+        &application::api_resource(),
+    );
     let get = |name: String| {
         let api = api.clone();
         let ns = args.namespace.clone();
@@ -69,17 +73,40 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     match args.command {
         AppCommand::List => {
-            let list = api.list(&ListParams::default()).await.map_err(|e| anyhow::anyhow!("cannot list Applications in {}: {e}", args.namespace))?;
-            let apps: Vec<Value> = list.items.into_iter().map(|o| serde_json::to_value(o).unwrap_or_default()).collect();
+            let list = api.list(&ListParams::default()).await.map_err(|e| {
+                anyhow::anyhow!("cannot list Applications in {}: {e}", args.namespace)
+            })?;
+            let apps: Vec<Value> = list
+                .items
+                .into_iter()
+                .map(|o| serde_json::to_value(o).unwrap_or_default())
+                .collect();
             match args.output {
                 Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&apps)?),
                 Some(Format::Yaml) => print!("{}", serde_yaml::to_string(&apps)?),
                 wide => {
-                    let rows: Vec<[String; 7]> = apps.iter().map(|a| row(a, wide == Some(Format::Wide))).collect();
+                    let rows: Vec<[String; 7]> = apps
+                        .iter()
+                        .map(|a| row(a, wide == Some(Format::Wide)))
+                        .collect();
                     if wide == Some(Format::Wide) {
-                        super::print_table(["NAME", "SYNC", "HEALTH", "REVISION", "REPO", "PATH", "DESTINATION"], &rows);
+                        super::print_table(
+                            [
+                                "NAME",
+                                "SYNC",
+                                "HEALTH",
+                                "REVISION",
+                                "REPO",
+                                "PATH",
+                                "DESTINATION",
+                            ],
+                            &rows,
+                        );
                     } else {
-                        let short: Vec<[String; 4]> = rows.iter().map(|r| [r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone()]).collect();
+                        let short: Vec<[String; 4]> = rows
+                            .iter()
+                            .map(|r| [r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone()])
+                            .collect();
                         super::print_table(["NAME", "SYNC", "HEALTH", "REVISION"], &short);
                     }
                 }
@@ -95,7 +122,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         AppCommand::History { name } => {
             let app = get(name).await?;
-            let history = app.pointer("/status/history").and_then(Value::as_array).cloned().unwrap_or_default();
+            let history = app
+                .pointer("/status/history")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             match args.output {
                 Some(Format::Json) => println!("{}", serde_json::to_string_pretty(&history)?),
                 Some(Format::Yaml) => print!("{}", serde_yaml::to_string(&history)?),
@@ -103,21 +134,38 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     let rows: Vec<[String; 4]> = history
                         .iter()
                         .map(|h| {
-                            let trigger = if h.pointer("/initiatedBy/automated") == Some(&Value::Bool(true)) {
+                            let trigger = if h.pointer("/initiatedBy/automated")
+                                == Some(&Value::Bool(true))
+                            {
                                 "automated".to_string()
                             } else {
                                 format!("user {}", s(h, "/initiatedBy/username"))
                             };
-                            [h["id"].to_string(), s(h, "/deployedAt"), s(h, "/revision"), trigger]
+                            [
+                                h["id"].to_string(),
+                                s(h, "/deployedAt"),
+                                s(h, "/revision"),
+                                trigger,
+                            ]
                         })
                         .collect();
                     super::print_table(["ID", "DEPLOYED", "REVISION", "TRIGGER"], &rows);
                 }
             }
         }
-        AppCommand::Sync { name, prune, timeout } => {
+        AppCommand::Sync {
+            name,
+            prune,
+            timeout,
+        } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "fjord-cli".into());
-            let request_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+            let request_id = format!(
+                "{:x}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos()
+            );
             let patch = json!({"operation": {
                 "initiatedBy": {"username": user},
                 "info": [{"name": "requestId", "value": request_id}],
@@ -139,25 +187,45 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let phase = s(&app, "/status/operationState/phase");
                 // "Running": the sync failed and syncPolicy.retry will try again.
                 if ours && phase != "Running" {
-                    println!("{name}: {phase}: {}", s(&app, "/status/operationState/message"));
-                    return Ok(if phase == "Succeeded" { ExitCode::SUCCESS } else { ExitCode::from(1) });
+                    println!(
+                        "{name}: {phase}: {}",
+                        s(&app, "/status/operationState/message")
+                    );
+                    return Ok(if phase == "Succeeded" {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    });
                 }
-                anyhow::ensure!(Instant::now() < deadline, "the sync of {name} did not finish within {timeout} s (is the controller running?)");
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "the sync of {name} did not finish within {timeout} s (is the controller running?)"
+                );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
         AppCommand::Diff { name } => {
             let app = get(name.clone()).await?;
-            let spec = ApplicationSpec::from_object(&app).map_err(|e| anyhow::anyhow!("Application {name}: spec: {e}"))?;
-            let source = spec.single_source().cloned().ok_or_else(|| anyhow::anyhow!("Application {name} has no single spec.source"))?;
+            let spec = ApplicationSpec::from_object(&app)
+                .map_err(|e| anyhow::anyhow!("Application {name}: spec: {e}"))?;
+            let source = spec
+                .single_source()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("Application {name} has no single spec.source"))?;
             let cache = std::env::temp_dir().join(format!("fjord-cli-{}", std::process::id()));
             let repos = Repositories::new(cache.clone(), Duration::ZERO)?;
-            let commit = repos.resolve(&source.repo_url, source.revision(), true).await?;
+            let commit = repos
+                .resolve(&source.repo_url, source.revision(), true)
+                .await?;
             let tree = repos.checkout(&source.repo_url, &commit).await?;
             let rendered = render::render(&tree, &source)?;
             let options = SyncOptions {
                 app: name.clone(),
-                namespace: spec.destination.namespace.clone().unwrap_or_else(|| "default".into()),
+                namespace: spec
+                    .destination
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
                 prune: spec.automated().is_some_and(|a| a.prune),
                 force: false,
                 create_namespace: spec.has_sync_option("CreateNamespace=true"),
@@ -168,20 +236,39 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let plan = plan?;
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut differs = false;
-            for text in plan.objects.iter().map(|o| o.diff()).chain(plan.prune.iter().map(|c| c.diff())) {
+            for text in plan
+                .objects
+                .iter()
+                .map(|o| o.diff())
+                .chain(plan.prune.iter().map(|c| c.diff()))
+            {
                 if !text.is_empty() {
                     differs = true;
-                    print!("{}", if colour { super::diff::paint(&text) } else { text });
+                    print!(
+                        "{}",
+                        if colour {
+                            super::diff::paint(&text)
+                        } else {
+                            text
+                        }
+                    );
                 }
             }
-            return Ok(if differs { ExitCode::from(1) } else { ExitCode::SUCCESS });
+            return Ok(if differs {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn s(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string()
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn row(app: &Value, wide: bool) -> [String; 7] {
@@ -199,7 +286,11 @@ fn row(app: &Value, wide: bool) -> [String; 7] {
     if wide {
         r[4] = s(app, "/spec/source/repoURL");
         r[5] = s(app, "/spec/source/path");
-        r[6] = format!("{}/{}", s(app, "/spec/destination/server"), s(app, "/spec/destination/namespace"));
+        r[6] = format!(
+            "{}/{}",
+            s(app, "/spec/destination/server"),
+            s(app, "/spec/destination/namespace")
+        );
     }
     r
 }
@@ -209,15 +300,45 @@ fn or_unknown(s: String) -> String {
 }
 
 fn print_app(app: &Value) {
-    println!("Name:        {}/{}", s(app, "/metadata/namespace"), s(app, "/metadata/name"));
-    println!("Source:      {} {} (path {})", s(app, "/spec/source/repoURL"), s(app, "/spec/source/targetRevision"), s(app, "/spec/source/path"));
-    println!("Destination: {} namespace {}", s(app, "/spec/destination/server"), s(app, "/spec/destination/namespace"));
-    println!("Sync:        {} at {}", or_unknown(s(app, "/status/sync/status")), s(app, "/status/sync/revision"));
-    println!("Health:      {}", or_unknown(s(app, "/status/health/status")));
+    println!(
+        "Name:        {}/{}",
+        s(app, "/metadata/namespace"),
+        s(app, "/metadata/name")
+    );
+    println!(
+        "Source:      {} {} (path {})",
+        s(app, "/spec/source/repoURL"),
+        s(app, "/spec/source/targetRevision"),
+        s(app, "/spec/source/path")
+    );
+    println!(
+        "Destination: {} namespace {}",
+        s(app, "/spec/destination/server"),
+        s(app, "/spec/destination/namespace")
+    );
+    println!(
+        "Sync:        {} at {}",
+        or_unknown(s(app, "/status/sync/status")),
+        s(app, "/status/sync/revision")
+    );
+    println!(
+        "Health:      {}",
+        or_unknown(s(app, "/status/health/status"))
+    );
     if let Some(op) = app.pointer("/status/operationState") {
-        println!("Last sync:   {} {} ({})", s(op, "/phase"), s(op, "/finishedAt"), s(op, "/message"));
+        println!(
+            "Last sync:   {} {} ({})",
+            s(op, "/phase"),
+            s(op, "/finishedAt"),
+            s(op, "/message")
+        );
     }
-    for c in app.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten() {
+    for c in app
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         println!("Condition:   {}: {}", s(c, "/type"), s(c, "/message"));
     }
     println!();
@@ -228,9 +349,17 @@ fn print_app(app: &Value) {
         .flatten()
         .map(|r| {
             let group = s(r, "/group");
-            let kind = if group.is_empty() { s(r, "/kind") } else { format!("{group}/{}", s(r, "/kind")) };
+            let kind = if group.is_empty() {
+                s(r, "/kind")
+            } else {
+                format!("{group}/{}", s(r, "/kind"))
+            };
             let ns = s(r, "/namespace");
-            let name = if ns.is_empty() { s(r, "/name") } else { format!("{ns}/{}", s(r, "/name")) };
+            let name = if ns.is_empty() {
+                s(r, "/name")
+            } else {
+                format!("{ns}/{}", s(r, "/name"))
+            };
             let mut status = s(r, "/status");
             if r["requiresPruning"] == Value::Bool(true) {
                 status.push_str(" (requires pruning)");

@@ -91,23 +91,41 @@ fn parse_cutoff(s: &str) -> Result<std::time::SystemTime, String> {
 }
 
 fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
-    if s.trim() == "0" { Ok(Duration::ZERO) } else { parse_duration(s) }
+    if s.trim() == "0" {
+        Ok(Duration::ZERO)
+    } else {
+        parse_duration(s)
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    fjord_controller::reconcile::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration such as 30s, 3m or 1h"))
+    fjord_controller::reconcile::parse_duration(s)
+        .ok_or_else(|| format!("{s:?} is not a duration such as 30s, 3m or 1h"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cluster = args.cluster.connect().await?;
     let identity = args.identity.clone().unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
-        format!("{}-{}", if host.is_empty() { "fjord" } else { &host }, std::process::id())
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        format!(
+            "{}-{}",
+            if host.is_empty() { "fjord" } else { &host },
+            std::process::id()
+        )
     });
-    std::fs::create_dir_all(&args.repo_cache)
-        .map_err(|e| anyhow::anyhow!("cannot create the repository cache {}: {e}", args.repo_cache.display()))?;
+    std::fs::create_dir_all(&args.repo_cache).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the repository cache {}: {e}",
+            args.repo_cache.display()
+        )
+    })?;
     if args.leader_elect {
-        leader::acquire(cluster.client().clone(), &args.namespace, &identity, || std::process::exit(1)).await;
+        leader::acquire(cluster.client().clone(), &args.namespace, &identity, || {
+            std::process::exit(1)
+        })
+        .await;
     }
     let client = cluster.client().clone();
     let applications = if args.controllers.contains(&Which::Applications) {
@@ -157,7 +175,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     tracing::info!(listen = %args.listen, "HTTP endpoint: /api/webhook, /v1/cert.pem, /metrics, /healthz");
-    tokio::spawn(fjord_controller::endpoint::serve(listener, std::sync::Arc::new(services)));
+    tokio::spawn(fjord_controller::endpoint::serve(
+        listener,
+        std::sync::Arc::new(services),
+    ));
     let run_applications = async move {
         match applications {
             Some(controller) => controller.run().await,

@@ -34,14 +34,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut differs = false;
-    for text in plan.objects.iter().map(|o| o.diff()).chain(plan.prune.iter().map(|c| c.diff())) {
+    for text in plan
+        .objects
+        .iter()
+        .map(|o| o.diff())
+        .chain(plan.prune.iter().map(|c| c.diff()))
+    {
         if text.is_empty() {
             continue;
         }
         differs = true;
         print!("{}", if colour { paint(&text) } else { text });
     }
-    Ok(if differs { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if differs {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn paint(diff: &str) -> String {

@@ -24,7 +24,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let manifests = fjord_controller::install::manifests(&args.namespace, &args.image, !args.no_deployment);
+    let manifests =
+        fjord_controller::install::manifests(&args.namespace, &args.image, !args.no_deployment);
     if !args.apply {
         print!("{manifests}");
         return Ok(ExitCode::SUCCESS);
@@ -41,7 +42,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let report = sync::sync(&mut cluster, objects, &options).await?;
     for o in &report.objects {
-        println!("{} {}: {}", o.id.group_kind(), o.id.namespaced_name(), o.result);
+        println!(
+            "{} {}: {}",
+            o.id.group_kind(),
+            o.id.namespaced_name(),
+            o.result
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,10 @@ pub struct ClusterArgs {
 
 impl ClusterArgs {
     pub async fn connect(&self) -> anyhow::Result<fjord_engine::Cluster> {
-        Ok(fjord_engine::Cluster::connect(self.kubeconfig.as_deref(), self.context.as_deref()).await?)
+        Ok(
+            fjord_engine::Cluster::connect(self.kubeconfig.as_deref(), self.context.as_deref())
+                .await?,
+        )
     }
 }
 
@@ -70,7 +73,11 @@ impl TargetArgs {
         }
         let path = std::fs::canonicalize(&self.path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.path.display()))?;
-        let stem = if path.is_dir() { path.file_name() } else { path.parent().and_then(|p| p.file_name()) };
+        let stem = if path.is_dir() {
+            path.file_name()
+        } else {
+            path.parent().and_then(|p| p.file_name())
+        };
         let name: String = stem
             .map(|s| s.to_string_lossy().to_lowercase())
             .unwrap_or_default()
@@ -78,14 +85,24 @@ impl TargetArgs {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         let name = name.trim_matches('-').to_string();
-        anyhow::ensure!(!name.is_empty(), "cannot derive an app name from {}; pass --app", self.path.display());
+        anyhow::ensure!(
+            !name.is_empty(),
+            "cannot derive an app name from {}; pass --app",
+            self.path.display()
+        );
         Ok(name)
     }
 
-    pub fn options(&self, cluster: &fjord_engine::Cluster) -> anyhow::Result<fjord_engine::SyncOptions> {
+    pub fn options(
+        &self,
+        cluster: &fjord_engine::Cluster,
+    ) -> anyhow::Result<fjord_engine::SyncOptions> {
         Ok(fjord_engine::SyncOptions {
             app: self.app_name()?,
-            namespace: self.namespace.clone().unwrap_or_else(|| cluster.default_namespace().to_string()),
+            namespace: self
+                .namespace
+                .clone()
+                .unwrap_or_else(|| cluster.default_namespace().to_string()),
             prune: false,
             force: false,
             create_namespace: false,

@@ -29,10 +29,18 @@ pub struct Args {
     #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
     cert: Option<PathBuf>,
     /// Namespace of the controller's Service, reached through the API server.
-    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAMESPACE", default_value = "argocd")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "argocd"
+    )]
     controller_namespace: String,
     /// Name of the controller's Service.
-    #[arg(long, env = "SEALED_SECRETS_CONTROLLER_NAME", default_value = "sealed-secrets-controller")]
+    #[arg(
+        long,
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
     controller_name: String,
     /// The controller's own address (e.g. http://127.0.0.1:8080), instead of the Service.
     #[arg(long, env = "SEALED_SECRETS_CONTROLLER_URL", value_name = "URL")]
@@ -149,7 +157,12 @@ async fn controller(args: &Args) -> anyhow::Result<ControllerClient> {
         Some(url) => ControllerClient::for_url(url)?,
         None => {
             let cluster = args.cluster.connect().await?;
-            ControllerClient::via_service(cluster.client().clone(), &args.controller_namespace, &args.controller_name).await?
+            ControllerClient::via_service(
+                cluster.client().clone(),
+                &args.controller_namespace,
+                &args.controller_name,
+            )
+            .await?
         }
     })
 }
@@ -159,10 +172,13 @@ fn load_cert(args: &Args) -> anyhow::Result<fjord_seal::ControllerCert> {
         Some(path) => {
             let s = path.to_string_lossy().into_owned();
             if s.starts_with("http://") || s.starts_with("https://") {
-                let pem = super::block_on(async { Ok(ControllerClient::for_url(&s)?.document().await?) })?;
+                let pem = super::block_on(async {
+                    Ok(ControllerClient::for_url(&s)?.document().await?)
+                })?;
                 (pem.into_bytes(), s)
             } else {
-                let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
                 (bytes, path.display().to_string())
             }
         }
@@ -172,7 +188,8 @@ fn load_cert(args: &Args) -> anyhow::Result<fjord_seal::ControllerCert> {
             (pem.into_bytes(), "the controller's certificate".to_string())
         }
     };
-    let cert = fjord_seal::parse_cert_pem(&bytes).with_context(|| format!("certificate {source}"))?;
+    let cert =
+        fjord_seal::parse_cert_pem(&bytes).with_context(|| format!("certificate {source}"))?;
     if cert.is_expired_at(std::time::SystemTime::now()) {
         bail!("certificate {source} has expired");
     }
@@ -191,7 +208,10 @@ fn re_encrypt(args: &Args) -> anyhow::Result<ExitCode> {
         for ss in &sealed {
             let name = ss.metadata.name.as_deref().unwrap_or("<unnamed>");
             let body = fjord_seal::to_json_pretty(ss)?.into_bytes();
-            let json = controller.rotate(body).await.with_context(|| format!("re-encrypting SealedSecret {name}"))?;
+            let json = controller
+                .rotate(body)
+                .await
+                .with_context(|| format!("re-encrypting SealedSecret {name}"))?;
             let parsed = fjord_seal::parse_sealed_secrets(json.as_bytes())
                 .with_context(|| format!("the controller's answer for SealedSecret {name}"))?;
             rotated.extend(parsed);

@@ -35,7 +35,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match sync::sync(&mut cluster, manifests, &options).await {
         Ok(report) => {
             print_report(&report, args.output)?;
-            Ok(if report.count(Outcome::Failed) > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if report.count(Outcome::Failed) > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Err(SyncError::Stopped { report, rejections }) => {
             print_report(&report, args.output)?;
@@ -66,18 +70,35 @@ fn print_report(report: &SyncReport, format: OutputFormat) -> anyhow::Result<()>
                 .collect();
             super::print_table(["KIND", "NAME", "RESULT"], &rows);
             let counts = summary_counts(report);
-            let parts: Vec<String> = counts.iter().filter(|(_, n)| n.as_u64().unwrap_or(0) > 0).map(|(k, n)| format!("{n} {k}")).collect();
+            let parts: Vec<String> = counts
+                .iter()
+                .filter(|(_, n)| n.as_u64().unwrap_or(0) > 0)
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             let total = report.objects.len();
-            let detail = if parts.is_empty() { String::new() } else { format!(": {}", parts.join(", ")) };
-            println!("{total} object{}{detail}", if total == 1 { "" } else { "s" });
+            let detail = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", parts.join(", "))
+            };
+            println!(
+                "{total} object{}{detail}",
+                if total == 1 { "" } else { "s" }
+            );
         }
     }
     Ok(())
 }
 
 fn summary_counts(report: &SyncReport) -> serde_json::Map<String, serde_json::Value> {
-    [Outcome::Created, Outcome::Configured, Outcome::Unchanged, Outcome::Pruned, Outcome::Failed]
-        .into_iter()
-        .map(|o| (o.to_string(), serde_json::Value::from(report.count(o))))
-        .collect()
+    [
+        Outcome::Created,
+        Outcome::Configured,
+        Outcome::Unchanged,
+        Outcome::Pruned,
+        Outcome::Failed,
+    ]
+    .into_iter()
+    .map(|o| (o.to_string(), serde_json::Value::from(report.count(o))))
+    .collect()
 }

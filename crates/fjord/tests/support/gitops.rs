@@ -27,9 +27,26 @@ impl Repo {
         let bare = dir.path().join("infra-repo.git");
         std::fs::create_dir_all(&work).expect("mkdir");
         git(&work, &["init", "-q", "-b", "main"]);
-        git(dir.path(), &["init", "-q", "--bare", "-b", "main", bare.to_str().expect("utf-8")]);
-        git(&work, &["remote", "add", "origin", bare.to_str().expect("utf-8")]);
-        Repo { work, bare, _dir: dir }
+        git(
+            dir.path(),
+            &[
+                "init",
+                "-q",
+                "--bare",
+                "-b",
+                "main",
+                bare.to_str().expect("utf-8"),
+            ],
+        );
+        git(
+            &work,
+            &["remote", "add", "origin", bare.to_str().expect("utf-8")],
+        );
+        Repo {
+            work,
+            bare,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -44,15 +61,35 @@ impl Repo {
 
     pub fn commit(&self, message: &str) -> String {
         git(&self.work, &["add", "-A"]);
-        git(&self.work, &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", message]);
+        git(
+            &self.work,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-q",
+                "-m",
+                message,
+            ],
+        );
         git(&self.work, &["push", "-q", "origin", "main"]);
         git(&self.work, &["rev-parse", "HEAD"])
     }
 }
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git").current_dir(dir).args(args).output().expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -73,7 +110,15 @@ impl ControllerProcess {
         let log = std::fs::File::create(cache.with_extension("log")).expect("log file");
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_fjord"))
-            .args(["controller", "--controllers", "applications", "--namespace", namespace, "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "controller",
+                "--controllers",
+                "applications",
+                "--namespace",
+                namespace,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .args(extra)
             .arg("--repo-cache")
             .arg(cache)
@@ -95,11 +140,26 @@ impl Drop for ControllerProcess {
 }
 
 pub fn applications(env: &TestEnv, namespace: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(env.client.clone(), namespace, &fjord_controller::application::api_resource())
+    Api::namespaced_with(
+        env.client.clone(),
+        namespace,
+        &fjord_controller::application::api_resource(),
+    )
 }
 
-pub fn application(name: &str, namespace: &str, repo: &str, path: &str, destination: &str, finalizer: bool) -> String {
-    let finalizers = if finalizer { "\n  finalizers:\n  - resources-finalizer.argocd.argoproj.io" } else { "" };
+pub fn application(
+    name: &str,
+    namespace: &str,
+    repo: &str,
+    path: &str,
+    destination: &str,
+    finalizer: bool,
+) -> String {
+    let finalizers = if finalizer {
+        "\n  finalizers:\n  - resources-finalizer.argocd.argoproj.io"
+    } else {
+        ""
+    };
     format!(
         r#"apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -135,11 +195,15 @@ pub async fn app_status(apps: &Api<DynamicObject>, name: &str) -> Value {
 }
 
 pub async fn wait_synced_healthy(apps: &Api<DynamicObject>, name: &str, revision: &str) {
-    wait_until(WAIT, &format!("{name} Synced and Healthy at {revision}"), || async {
-        let s = app_status(apps, name).await;
-        s.pointer("/sync/status") == Some(&json!("Synced"))
-            && s.pointer("/health/status") == Some(&json!("Healthy"))
-            && s.pointer("/sync/revision") == Some(&json!(revision))
-    })
+    wait_until(
+        WAIT,
+        &format!("{name} Synced and Healthy at {revision}"),
+        || async {
+            let s = app_status(apps, name).await;
+            s.pointer("/sync/status") == Some(&json!("Synced"))
+                && s.pointer("/health/status") == Some(&json!("Healthy"))
+                && s.pointer("/sync/revision") == Some(&json!(revision))
+        },
+    )
     .await;
 }

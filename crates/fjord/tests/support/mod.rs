@@ -20,13 +20,24 @@ pub struct Fjord {
 
 impl Fjord {
     pub fn new(env: &TestEnv, namespace: &str, app: &str) -> Self {
-        Fjord { kubeconfig: env.kubeconfig.display().to_string(), namespace: namespace.into(), app: app.into() }
+        Fjord {
+            kubeconfig: env.kubeconfig.display().to_string(),
+            namespace: namespace.into(),
+            app: app.into(),
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_fjord"))
             .args(args)
-            .args(["--kubeconfig", &self.kubeconfig, "--namespace", &self.namespace, "--app", &self.app])
+            .args([
+                "--kubeconfig",
+                &self.kubeconfig,
+                "--namespace",
+                &self.namespace,
+                "--app",
+                &self.app,
+            ])
             .env("NO_COLOR", "1")
             .output()
             .expect("run fjord")
@@ -49,7 +60,9 @@ impl Fjord {
 }
 
 pub fn configmap(name: &str, key: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  {key}: \"{value}\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  {key}: \"{value}\"\n"
+    )
 }
 
 /// A Deployment and a Service, whose fields the server defaults heavily.
@@ -88,26 +101,50 @@ spec:
 /// How many non-dry-run server-side applies the API server has served,
 /// read from its own metrics.
 pub async fn server_applies(env: &TestEnv) -> u64 {
-    let request = http::Request::get("/metrics").body(Vec::new()).expect("request");
-    let text = env.client.request_text(request).await.expect("read /metrics");
+    let request = http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("request");
+    let text = env
+        .client
+        .request_text(request)
+        .await
+        .expect("read /metrics");
     text.lines()
-        .filter(|l| l.starts_with("apiserver_request_total{") && l.contains("verb=\"APPLY\"") && l.contains("dry_run=\"\""))
+        .filter(|l| {
+            l.starts_with("apiserver_request_total{")
+                && l.contains("verb=\"APPLY\"")
+                && l.contains("dry_run=\"\"")
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }
 
 /// A port nothing listens on right now, for a controller's HTTP endpoint.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// `fjord install --apply --no-deployment`: the CRDs, the namespace and RBAC
 /// a controller process beside the control plane needs.
 pub fn install(env: &TestEnv, namespace: &str) {
     let install = Command::new(env!("CARGO_BIN_EXE_fjord"))
-        .args(["install", "--apply", "--no-deployment", "--namespace", namespace, "--kubeconfig"])
+        .args([
+            "install",
+            "--apply",
+            "--no-deployment",
+            "--namespace",
+            namespace,
+            "--kubeconfig",
+        ])
         .arg(&env.kubeconfig)
         .output()
         .expect("run fjord install");
-    assert!(install.status.success(), "fjord install: {}", String::from_utf8_lossy(&install.stderr));
+    assert!(
+        install.status.success(),
+        "fjord install: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
 }
