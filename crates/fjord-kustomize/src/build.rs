@@ -968,8 +968,13 @@ pub fn apply_patch(
     match &p.target {
         None => {
             for sp in &patches {
-                apply_sm_by_id(rs, sp, custom)
-                    .map_err(|e| e.context("no resource matches strategic merge patch"))?;
+                apply_sm_by_id(rs, sp, custom).map_err(|e| {
+                    let id = Resource::new(sp.obj.clone()).cur_id().to_string();
+                    e.context(format!(
+                        "no resource matches strategic merge patch {}",
+                        crate::error::go_quote(&id)
+                    ))
+                })?;
             }
         }
         Some(target) => {
