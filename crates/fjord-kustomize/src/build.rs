@@ -175,9 +175,10 @@ pub fn to_resources(docs: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
         let Value::Object(m) = d else {
-            return Err(Error::Yaml {
+            // kustomize's words for a document that is not a mapping.
+            return Err(Error::InvalidResource {
                 path: path.to_path_buf(),
-                message: "a resource must be a mapping".into(),
+                message: "missing Resource metadata".into(),
             });
         };
         let is_list = m
