@@ -240,11 +240,19 @@ fn check_identity(m: &Map<String, Value>, path: &Path) -> Result<()> {
 
 /// kustomize holds an object's annotations as strings: a value some step
 /// wrote with another type (a JSON patch, a replacement) comes out as its
-/// text, null as "null", a list or a mapping as "".
+/// text, null as "null", a list or a mapping as ""; an empty or null
+/// `annotations` goes.
 fn annotations_as_text(r: &mut Resource) {
     let Some(Value::Object(meta)) = r.obj.get_mut("metadata") else {
         return;
     };
+    // No annotations at all, null or empty, is no field.
+    if meta
+        .get("annotations")
+        .is_some_and(|a| a.is_null() || a.as_object().is_some_and(Map::is_empty))
+    {
+        meta.remove("annotations");
+    }
     let Some(Value::Object(annotations)) = meta.get_mut("annotations") else {
         return;
     };

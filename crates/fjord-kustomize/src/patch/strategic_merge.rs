@@ -100,11 +100,11 @@ fn merge_into<'a>(
     };
     match directive(pm)? {
         Directive::Delete => return Ok(None),
-        Directive::Replace => return Ok(Some(strip_directives(patch))),
+        Directive::Replace => return fresh(pm, schema, path).map(Some),
         Directive::None | Directive::Merge => {}
     }
     let Some(Value::Object(mut out)) = dest else {
-        return Ok(Some(strip_directives(patch)));
+        return fresh(pm, schema, path).map(Some);
     };
     for (k, pv) in pm {
         if k == DIRECTIVE || k.starts_with("$setElementOrder/") || k.starts_with("$retainKeys") {
@@ -132,6 +132,46 @@ fn merge_into<'a>(
     Ok(Some(Value::Object(out)))
 }
 
+/// An element less its own `$patch`.
+fn without_directive(e: &Value) -> Value {
+    match e {
+        Value::Object(m) if m.contains_key(DIRECTIVE) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != DIRECTIVE)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A patch mapping taken as new content (nothing to merge into, or
+/// `$patch: replace`): kustomize walks it as a merge into nothing, so its
+/// null fields are dropped at every depth it walks.
+fn fresh<'a>(
+    pm: &'a Map<String, Value>,
+    schema: &dyn Schema,
+    path: &mut Vec<&'a str>,
+) -> Result<Value> {
+    let mut out = Map::with_capacity(pm.len());
+    for (k, pv) in pm {
+        if k == DIRECTIVE
+            || k.starts_with("$setElementOrder/")
+            || k.starts_with("$retainKeys")
+            || k.starts_with("$deleteFromPrimitiveList/")
+        {
+            continue;
+        }
+        path.push(k.as_str());
+        let v = merge_value(None, pv, schema, path)?;
+        path.pop();
+        if let Some(v) = v {
+            out.insert(k.clone(), v);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
 fn merge_value<'a>(
     dest: Option<&Value>,
     patch: &'a Value,
@@ -143,13 +183,11 @@ fn merge_value<'a>(
         Value::Object(pm) => {
             match directive(pm)? {
                 Directive::Delete => return Ok(None),
-                Directive::Replace => return Ok(Some(strip_directives(patch))),
+                Directive::Replace => return fresh(pm, schema, path).map(Some),
                 Directive::None | Directive::Merge => {}
             }
             let Some(Value::Object(dm)) = dest else {
-                // Nothing to merge into: the patch (less its directives) is
-                // the new value.
-                return Ok(Some(strip_directives(patch)));
+                return fresh(pm, schema, path).map(Some);
             };
             let mut out = dm.clone();
             for (k, pv) in pm {
@@ -182,7 +220,16 @@ fn merge_value<'a>(
         }
         Value::Array(pa) => {
             let Some(Value::Array(da)) = dest else {
-                return Ok(Some(strip_directives(patch)));
+                // A new list merged by keys: kustomize takes the patch's
+                // list as the original and merges the patch into it, which
+                // drops its elements' null fields.
+                return match schema.list_strategy(path, &[], pa) {
+                    ListStrategy::Keys(keys) => {
+                        let base: Vec<Value> = pa.iter().map(without_directive).collect();
+                        merge_keyed(&base, pa, None, true, &keys, schema, path).map(Some)
+                    }
+                    _ => Ok(Some(strip_directives(patch))),
+                };
             };
             let strategy = schema.list_strategy(path, da, pa);
             if strategy == ListStrategy::Replace {
@@ -222,7 +269,7 @@ fn merge_value<'a>(
                     Ok(Some(Value::Array(out)))
                 }
                 ListStrategy::Keys(keys) => {
-                    merge_keyed(da, pa, skip, &keys, schema, path).map(Some)
+                    merge_keyed(da, pa, skip, false, &keys, schema, path).map(Some)
                 }
             }
         }
@@ -369,10 +416,13 @@ fn set_element(
     out
 }
 
+/// `same_nodes`: the original list is the patch's own (a new list), so
+/// what a `$patch: replace` element becomes is the original too.
 fn merge_keyed<'a>(
     dest: &[Value],
     patch: &'a [Value],
     skip: Option<&Value>,
+    same_nodes: bool,
     keys: &[String],
     schema: &dyn Schema,
     path: &mut Vec<&'a str>,
@@ -420,7 +470,7 @@ fn merge_keyed<'a>(
                 let replaces =
                     matches!(pe, Value::Object(m) if matches!(directive(m)?, Directive::Replace));
                 let merged = merge_value(Some(&dest[i]), pe, schema, path)?;
-                if let (Some(v), false) = (&merged, replaces) {
+                if let Some(v) = merged.as_ref().filter(|_| same_nodes || !replaces) {
                     dest[i] = v.clone();
                 }
                 merged
