@@ -12,11 +12,12 @@ pub struct Operation {
     value: Option<Value>,
 }
 
-/// Parses a patch. `Ok(None)` means the text is not a list and so cannot be
-/// a JSON patch.
+/// Parses a patch. `Ok(None)` means the text is not a single list and so
+/// cannot be a JSON patch.
 pub fn parse(text: &str, source: &std::path::Path) -> Result<Option<Vec<Operation>>> {
-    let v = crate::yaml::parse_one(text, source)?;
-    let Value::Array(items) = v else {
+    // Several documents are strategic-merge patches, never a JSON patch.
+    let mut docs = crate::yaml::parse_documents(text, source)?;
+    let (1, Some(Value::Array(items))) = (docs.len(), docs.pop()) else {
         return Ok(None);
     };
     let mut ops = Vec::with_capacity(items.len());
