@@ -159,8 +159,14 @@ fn arb_doc() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 40, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((arb_text(), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            // A key that is exactly `<<` is written plain, as go-yaml writes
+            // it, and then reads as a merge key: kustomize loses such a key
+            // the same way, so it is no key to round-trip.
+            prop::collection::vec(
+                (arb_text().prop_filter("merge key", |k| k != "<<"), inner),
+                0..6
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
