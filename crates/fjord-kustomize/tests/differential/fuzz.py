@@ -181,6 +181,14 @@ def layer(r, d, below, n, state):
             target = f"  target:\n    kind: {kind}\n"
         indented = "".join("    " + ln + "\n" for ln in body.splitlines())
         patches.append(f"- patch: |-\n{indented}{target}")
+    if r.random() < 0.2 and state["kinds"]:
+        # One entry, several documents, each naming its object.
+        docs = []
+        for app in r.sample(list(state["kinds"]), min(2, len(state["kinds"]))):
+            docs.append(smp_patch(r, state["kinds"][app], app).rstrip("\n"))
+        body = "\n---\n".join(docs)
+        indented = "".join("    " + ln + "\n" for ln in body.splitlines())
+        patches.append(f"- patch: |-\n{indented}")
     if patches:
         lines.append("patches:\n" + "".join(patches).rstrip("\n"))
     if r.random() < 0.5:
