@@ -24,7 +24,12 @@ pub fn apply(resources: &mut [Resource], rep: &Replica, specs: &[FieldSpec]) -> 
             found = true;
             let mut obj = Value::Object(std::mem::take(&mut r.obj));
             let mut set = |node: &mut Value| -> Result<()> {
-                *node = Value::from(rep.count);
+                // kustomize changes the value but keeps how it was written:
+                // a count given as a quoted string stays quoted.
+                *node = match node {
+                    Value::String(_) => Value::String(rep.count.to_string()),
+                    _ => Value::from(rep.count),
+                };
                 Ok(())
             };
             let res = fieldspec::visit_str(&mut obj, &fs.path, fs.create, &mut set);
