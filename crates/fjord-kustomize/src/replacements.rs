@@ -181,9 +181,25 @@ fn visit_targets(
                 }
                 return Ok(n);
             }
-            match seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+            let Ok(i) = seg.parse::<usize>() else {
+                return Ok(0);
+            };
+            // One past the end is created, as kustomize appends it.
+            if i == a.len() && create {
+                a.push(match rest.first() {
+                    None => Value::Null,
+                    Some(next) if next.starts_with('[') || next.parse::<usize>().is_ok() => {
+                        Value::Array(Vec::new())
+                    }
+                    Some(_) => Value::Object(Map::new()),
+                });
+            }
+            let len = a.len();
+            match a.get_mut(i) {
                 Some(e) => visit_targets(e, rest, create, f),
-                None => Ok(0),
+                None => Err(Error::invalid(format!(
+                    "index {i} specified but only {len} elements found"
+                ))),
             }
         }
         Value::Object(m) => {
@@ -401,15 +417,21 @@ pub fn apply(rs: &mut [Resource], reps: &[ReplacementOrPath], ldr: &Loader) -> R
                 for fp in &paths {
                     let segs = split_path(fp);
                     let opts = t.options.as_ref();
-                    let found = r.with_value(|v| {
-                        visit_targets(v, &segs, create, &mut |node| set_field(opts, node, &value))
-                    })?;
+                    let what = if create {
+                        "unable to find or create field"
+                    } else {
+                        "unable to find field"
+                    };
+                    let found = r
+                        .with_value(|v| {
+                            visit_targets(v, &segs, create, &mut |node| {
+                                set_field(opts, node, &value)
+                            })
+                        })
+                        .map_err(|e| {
+                            Error::invalid(format!("{what} \"{fp}\" in replacement target: {e}"))
+                        })?;
                     if found == 0 {
-                        let what = if create {
-                            "unable to find or create field"
-                        } else {
-                            "unable to find field"
-                        };
                         return Err(Error::invalid(format!(
                             "{what} \"{fp}\" in replacement target {}",
                             r.cur_id()
