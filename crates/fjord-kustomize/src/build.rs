@@ -632,7 +632,8 @@ impl Builder {
                 }
             };
             for d in docs {
-                let patch = sm_patch(d)?;
+                let mut patch = sm_patch(d)?;
+                patch.null_api_version = true;
                 note_patch_type(custom, &patch);
                 apply_sm_by_id(rs, &patch, custom)?;
             }
@@ -802,6 +803,11 @@ pub struct SmPatch {
     pub obj: Map<String, Value>,
     pub allow_name_change: bool,
     pub allow_kind_change: bool,
+    /// kustomize gives the patch its target's apiVersion when it applies a
+    /// `patchesStrategicMerge` entry or a patch with a target (not a
+    /// `patches` entry found by id): a target without one then gets an
+    /// explicit null.
+    pub null_api_version: bool,
 }
 
 fn sm_patch(d: Value) -> Result<SmPatch> {
@@ -810,6 +816,7 @@ fn sm_patch(d: Value) -> Result<SmPatch> {
             obj,
             allow_name_change: false,
             allow_kind_change: false,
+            null_api_version: false,
         }),
         _ => Err(Error::invalid("a strategic merge patch must be a mapping")),
     }
@@ -860,10 +867,15 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: &OpenApi) -> Result<b
         r.store_previous_id();
     }
     let mut p = patch.obj.clone();
-    p.insert(
-        "apiVersion".into(),
-        Value::String(r.api_version().to_string()),
-    );
+    let had_api_version = !r.api_version().is_empty();
+    if had_api_version {
+        p.insert(
+            "apiVersion".into(),
+            Value::String(r.api_version().to_string()),
+        );
+    } else {
+        p.remove("apiVersion");
+    }
     let view = custom.view(r.api_version(), r.kind());
     let typed;
     let schema: &dyn crate::patch::strategic_merge::Schema = match &view {
@@ -887,6 +899,9 @@ pub fn apply_sm(r: &mut Resource, patch: &SmPatch, custom: &OpenApi) -> Result<b
     }
     r.obj = m;
     r.build.shared.replay(&mut r.obj);
+    if !had_api_version && patch.null_api_version {
+        r.obj.insert("apiVersion".into(), Value::Null);
+    }
     if !patch.allow_kind_change {
         r.obj.insert("kind".into(), Value::String(kind));
     }
@@ -970,6 +985,7 @@ pub fn apply_patch(
         }
         let mut sp = sm_patch(d)?;
         note_patch_type(custom, &sp);
+        sp.null_api_version = p.target.is_some();
         sp.allow_name_change = allow_name;
         sp.allow_kind_change = allow_kind;
         patches.push(sp);
