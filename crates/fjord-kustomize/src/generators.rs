@@ -27,12 +27,14 @@ pub fn merge_options(
         for (k, v) in &l.annotations {
             out.annotations.insert(k.clone(), v.clone());
         }
-        if l.disable_name_suffix_hash.is_some() {
-            out.disable_name_suffix_hash = l.disable_name_suffix_hash;
-        }
-        if l.immutable.is_some() {
-            out.immutable = l.immutable;
-        }
+        // A global `true` holds whatever the generator says.
+        let either = |a: Option<bool>, b: Option<bool>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
+        };
+        out.disable_name_suffix_hash =
+            either(out.disable_name_suffix_hash, l.disable_name_suffix_hash);
+        out.immutable = either(out.immutable, l.immutable);
     }
     out
 }
@@ -46,9 +48,20 @@ fn remove_quotes(s: &str) -> &str {
     }
 }
 
-fn env_pairs(text: &str) -> Vec<(String, String)> {
+fn env_pairs(bytes: &[u8]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    for (i, raw) in body.split(|b| *b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let Ok(line) = std::str::from_utf8(raw) else {
+            // Worded, and the line's bytes printed, as kustomize does.
+            let shown: Vec<String> = raw.iter().map(u8::to_string).collect();
+            return Err(Error::invalid(format!(
+                "line [{}] has invalid utf8 bytes : {}",
+                shown.join(" "),
+                String::from_utf8_lossy(raw)
+            )));
+        };
         let line = if i == 0 {
             line.trim_start_matches('\u{feff}')
         } else {
@@ -66,7 +79,7 @@ fn env_pairs(text: &str) -> Vec<(String, String)> {
         }
         out.push((k.to_string(), v.to_string()));
     }
-    out
+    Ok(out)
 }
 
 enum Datum {
@@ -79,13 +92,50 @@ fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
 }
 
+/// A `files` entry: `path`, keyed by its base name, or `key=path`; refused
+/// as kustomize refuses it otherwise.
+fn file_source(source: &str) -> Result<(String, &str)> {
+    let q = crate::error::go_quote;
+    match (source.matches('=').count(), source.split_once('=')) {
+        (0, _) => {
+            let base = source
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or(source);
+            Ok((
+                if base.is_empty() {
+                    "/".into()
+                } else {
+                    base.into()
+                },
+                source,
+            ))
+        }
+        (1, Some(("", p))) => Err(Error::invalid(format!(
+            "missing key name for file path {} in source {}",
+            q(p),
+            q(source)
+        ))),
+        (1, Some((k, ""))) => Err(Error::invalid(format!(
+            "missing file path for key name {} in source {}",
+            q(k),
+            q(source)
+        ))),
+        (1, Some((k, p))) => Ok((k.to_string(), p)),
+        _ => Err(Error::invalid(format!(
+            "source {} key name or file path contains '='",
+            q(source)
+        ))),
+    }
+}
+
 fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
     let mut pairs = Vec::new();
     for e in &args.envs {
-        let (_, text) = ldr
-            .read_string(e)
-            .map_err(|err| err.context(format!("env source files: {}", go_list(&args.envs))))?;
-        for (k, v) in env_pairs(&text) {
+        let sources = || format!("env source files: {}", go_list(&args.envs));
+        let (_, bytes) = ldr.read(e).map_err(|err| err.context(sources()))?;
+        for (k, v) in env_pairs(&bytes).map_err(|err| err.context(sources()))? {
             pairs.push((k, Datum::Text(v)));
         }
     }
@@ -100,24 +150,7 @@ fn collect(args: &GeneratorArgs, ldr: &Loader) -> Result<Vec<(String, Datum)>> {
     }
     let file_sources = || format!("file sources: {}", go_list(&args.files));
     for f in &args.files {
-        let (key, rel) = match f.split_once('=') {
-            Some((k, p)) => {
-                if k.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "key names or file paths cannot be empty: '{f}'"
-                    ))
-                    .context(file_sources()));
-                }
-                (k.to_string(), p)
-            }
-            None => {
-                let base = std::path::Path::new(f)
-                    .file_name()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| f.clone());
-                (base, f.as_str())
-            }
-        };
+        let (key, rel) = file_source(f).map_err(|e| e.context(file_sources()))?;
         let (_, bytes) = ldr.read(rel).map_err(|e| e.context(file_sources()))?;
         let d = match String::from_utf8(bytes) {
             Ok(s) => Datum::Text(s),
@@ -203,7 +236,8 @@ pub fn generate(
         };
         obj.insert("type".into(), Value::String(t.to_string()));
     }
-    if !data.is_empty() {
+    // A Secret always has its data, even none; a ConfigMap only with some.
+    if !data.is_empty() || kind == GenKind::Secret {
         obj.insert("data".into(), Value::Object(data));
     }
     if !binary.is_empty() {
@@ -240,8 +274,7 @@ pub fn parse_behavior(s: &str) -> Result<Behavior> {
         "" | "create" => Ok(Behavior::Create),
         "merge" => Ok(Behavior::Merge),
         "replace" => Ok(Behavior::Replace),
-        other => Err(Error::invalid(format!(
-            "unknown generator behavior '{other}'"
-        ))),
+        // kustomize takes any other word as unspecified, which creates.
+        _ => Ok(Behavior::Create),
     }
 }
