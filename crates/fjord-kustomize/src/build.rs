@@ -980,8 +980,14 @@ pub fn apply_patch(
     let mut patches = Vec::with_capacity(docs.len());
     for d in docs {
         // A strategic-merge patch must read as an object: kind and name.
-        if let Value::Object(m) = &d {
-            check_identity(m, &source).map_err(unparsable)?;
+        match &d {
+            Value::Object(m) => check_identity(m, &source).map_err(unparsable)?,
+            _ => {
+                return Err(unparsable(Error::InvalidResource {
+                    path: source.clone(),
+                    message: "missing Resource metadata".into(),
+                }));
+            }
         }
         let mut sp = sm_patch(d)?;
         note_patch_type(custom, &sp);

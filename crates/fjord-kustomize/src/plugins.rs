@@ -19,7 +19,27 @@ use crate::schema::OpenApi;
 use crate::transform::{images, labels, names, namespace, replicas, value_add};
 
 fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
-    serde_json::from_value(Value::Object(c.obj.clone())).map_err(|e| Error::Object {
+    // kustomize decodes configs as Go decodes JSON, matching field names
+    // whatever their case: `Path:` is `path:`.
+    let obj: serde_json::Map<String, Value> = c
+        .obj
+        .iter()
+        .map(|(k, v)| {
+            let mut chars = k.chars();
+            let key = match chars.next() {
+                Some(first) if first.is_ascii_uppercase() => {
+                    let rest: String = chars.collect();
+                    match (first.to_ascii_lowercase(), rest.as_str()) {
+                        ('j', "SONOp" | "sonop" | "SONOP") => "jsonOp".to_string(),
+                        (f, r) => format!("{f}{r}"),
+                    }
+                }
+                _ => k.clone(),
+            };
+            (key, v.clone())
+        })
+        .collect();
+    serde_json::from_value(Value::Object(obj)).map_err(|e| Error::Object {
         object: c.cur_id().to_string(),
         message: format!("invalid plugin configuration: {e}"),
     })
@@ -231,6 +251,15 @@ pub fn transform(
         }
         "PatchJson6902Transformer" => {
             let j: Json6902Config = config(c)?;
+            match (j.path.is_empty(), j.json_op.trim().is_empty()) {
+                (true, true) => return Err(Error::invalid("empty file path and empty jsonOp")),
+                (false, false) => {
+                    return Err(Error::invalid(
+                        "must specify a file path or jsonOp, not both",
+                    ));
+                }
+                _ => {}
+            }
             let p = Patch {
                 path: j.path,
                 patch: j.json_op,
@@ -241,6 +270,9 @@ pub fn transform(
         }
         "PatchStrategicMergeTransformer" => {
             let s: SmConfig = config(c)?;
+            if s.paths.is_empty() && s.patches.trim().is_empty() {
+                return Err(Error::invalid("empty file path and empty patch content"));
+            }
             for path in &s.paths {
                 apply_patch(
                     ldr,

@@ -12,12 +12,13 @@ pub struct Operation {
     value: Option<Value>,
 }
 
-/// Parses a patch. `Ok(None)` means the text is not a single list and so
-/// cannot be a JSON patch.
+/// Parses a patch. `Ok(None)` means the text does not start with a list and
+/// so is not a JSON patch.
 pub fn parse(text: &str, source: &std::path::Path) -> Result<Option<Vec<Operation>>> {
-    // Several documents are strategic-merge patches, never a JSON patch.
-    let mut docs = crate::yaml::parse_documents(text, source)?;
-    let (1, Some(Value::Array(items))) = (docs.len(), docs.pop()) else {
+    // kustomize reads a JSON patch from the first document only; a first
+    // document that is not a list makes the text strategic-merge patches.
+    let docs = crate::yaml::parse_documents(text, source)?;
+    let Some(Value::Array(items)) = docs.into_iter().next() else {
         return Ok(None);
     };
     let mut ops = Vec::with_capacity(items.len());
