@@ -36,7 +36,24 @@ fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
                 }
                 _ => k.clone(),
             };
-            (key, v.clone())
+            // Label and annotation values written as numbers or booleans
+            // are taken as their text, as kustomize takes them.
+            let value = match (key.as_str(), v) {
+                ("labels" | "annotations", Value::Object(m)) => Value::Object(
+                    m.iter()
+                        .map(|(k, v)| {
+                            let v = match v {
+                                Value::Number(n) => Value::String(n.to_string()),
+                                Value::Bool(b) => Value::String(b.to_string()),
+                                other => other.clone(),
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect(),
+                ),
+                _ => v.clone(),
+            };
+            (key, value)
         })
         .collect();
     serde_json::from_value(Value::Object(obj)).map_err(|e| Error::Object {
