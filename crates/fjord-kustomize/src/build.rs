@@ -355,10 +355,7 @@ impl Builder {
         {
             return Err(Error::Object {
                 object: r.cur_id().to_string(),
-                message: format!(
-                    "yaml: unmarshal errors: {}",
-                    r.build.duplicate_key.as_deref().unwrap_or("")
-                ),
+                message: r.build.duplicate_key.clone().unwrap_or_default(),
             });
         }
         sort::apply(&mut acc.resources, k.sort_options.as_ref())?;

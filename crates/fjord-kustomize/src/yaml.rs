@@ -492,7 +492,15 @@ impl Loader {
             let key = match self.node(events, key_event, depth + 1)? {
                 Value::String(s) => s,
                 Value::Null => "null".into(),
-                other => other.to_string(),
+                other => {
+                    // An object keyed by a number or a boolean cannot be
+                    // printed as JSON, which is where kustomize fails.
+                    if self.reading == Reading::Resources && self.duplicate.is_none() {
+                        self.duplicate =
+                            Some("json: unsupported type: map[interface {}]interface {}".into());
+                    }
+                    other.to_string()
+                }
             };
             self.zone = match (zone, key.as_str()) {
                 (Zone::Root, "metadata") => Zone::Metadata,
@@ -517,7 +525,10 @@ impl Loader {
                 }
                 serde_json::map::Entry::Occupied(mut e) => {
                     if self.duplicate.is_none() {
-                        self.duplicate = Some(format!("mapping key {:?} already defined", e.key()));
+                        self.duplicate = Some(format!(
+                            "yaml: unmarshal errors: mapping key {:?} already defined",
+                            e.key()
+                        ));
                     }
                     if !self.keep_first {
                         e.insert(v);
@@ -677,7 +688,13 @@ mod tests {
         );
         assert_eq!(
             docs[0].1.as_deref(),
-            Some("mapping key \"dup\" already defined")
+            Some("yaml: unmarshal errors: mapping key \"dup\" already defined")
+        );
+        let keyed =
+            parse_resource_documents("data:\n  9110: x\n", Path::new("t")).unwrap_or_default();
+        assert_eq!(
+            keyed[0].1.as_deref(),
+            Some("json: unsupported type: map[interface {}]interface {}")
         );
     }
 
