@@ -85,7 +85,15 @@ fn walk<'p, S: AsRef<str>>(
             };
             let present = m.get(seg).is_some_and(|v| !v.is_null());
             if !present {
-                if !create || is_seq {
+                if is_seq {
+                    // A null where a field spec expects a sequence becomes
+                    // an empty one, as in kustomize; a missing one stays so.
+                    if let Some(v) = m.get_mut(seg) {
+                        *v = Value::Array(Vec::new());
+                    }
+                    return Ok(());
+                }
+                if !create {
                     return Ok(());
                 }
                 let fresh = if rest.is_empty() {

@@ -18,24 +18,64 @@ use crate::resource::Resource;
 use crate::schema::OpenApi;
 use crate::transform::{images, labels, names, namespace, replicas, value_add};
 
+/// A config field name as Go matches it, whatever its case: `Path` is
+/// `path`.
+fn go_field_name(k: &str) -> String {
+    let mut chars = k.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_uppercase() => {
+            let rest: String = chars.collect();
+            match (first.to_ascii_lowercase(), rest.as_str()) {
+                ('j', "SONOp" | "sonop" | "SONOP") => "jsonOp".to_string(),
+                (f, r) => format!("{f}{r}"),
+            }
+        }
+        _ => k.to_string(),
+    }
+}
+
+/// Config fields holding structs, whose own field names are matched the
+/// same way (maps of user keys, such as labels, are left as written).
+const STRUCT_FIELDS: &[&str] = &[
+    "imageTag",
+    "replica",
+    "target",
+    "targets",
+    "selector",
+    "options",
+    "sortOptions",
+    "fieldSpecs",
+    "legacySortOptions",
+];
+
+fn go_fields(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let key = go_field_name(k);
+                    let v = if STRUCT_FIELDS.contains(&key.as_str()) {
+                        go_fields(v)
+                    } else {
+                        v.clone()
+                    };
+                    (key, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(go_fields).collect()),
+        other => other.clone(),
+    }
+}
+
 fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
     // kustomize decodes configs as Go decodes JSON, matching field names
-    // whatever their case: `Path:` is `path:`.
+    // whatever their case.
     let obj: serde_json::Map<String, Value> = c
         .obj
         .iter()
         .map(|(k, v)| {
-            let mut chars = k.chars();
-            let key = match chars.next() {
-                Some(first) if first.is_ascii_uppercase() => {
-                    let rest: String = chars.collect();
-                    match (first.to_ascii_lowercase(), rest.as_str()) {
-                        ('j', "SONOp" | "sonop" | "SONOP") => "jsonOp".to_string(),
-                        (f, r) => format!("{f}{r}"),
-                    }
-                }
-                _ => k.clone(),
-            };
+            let key = go_field_name(k);
             // Label and annotation values written as numbers or booleans
             // are taken as their text, as kustomize takes them.
             let value = match (key.as_str(), v) {
@@ -51,6 +91,7 @@ fn config<T: DeserializeOwned>(c: &Resource) -> Result<T> {
                         })
                         .collect(),
                 ),
+                (k, v) if STRUCT_FIELDS.contains(&k) => go_fields(v),
                 _ => v.clone(),
             };
             (key, value)

@@ -216,7 +216,9 @@ fn visit_targets(
                 }
                 let fresh = match rest.first() {
                     None => Value::Null,
-                    Some(next) if next.starts_with('[') => Value::Array(Vec::new()),
+                    Some(next) if next.starts_with('[') || next.parse::<usize>().is_ok() => {
+                        Value::Array(Vec::new())
+                    }
                     Some(_) => Value::Object(Map::new()),
                 };
                 m.insert(seg.clone(), fresh);
