@@ -248,6 +248,35 @@ fn leaves_empty(name: &str, value: &Value) -> bool {
     }
 }
 
+/// A null decodes to Go's zero value, not an error: a null field of a
+/// struct is as if absent, a null string (in a list or in a string map such
+/// as labels) is "".
+fn go_nulls(v: Value, string_map: bool) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::Null if string_map => Some((k, Value::String(String::new()))),
+                    Value::Null => None,
+                    other => {
+                        let inner = matches!(k.as_str(), "labels" | "annotations" | "pairs");
+                        Some((k, go_nulls(other, inner)))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .map(|v| match v {
+                    Value::Null => Value::String(String::new()),
+                    other => go_nulls(other, false),
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// The kustomization.yaml spelling of a normalised field name.
 fn yaml_name(name: &str) -> &str {
     if name == "openApi" { "openapi" } else { name }
@@ -279,7 +308,8 @@ impl Kustomization {
             if v.is_null() {
                 continue;
             }
-            norm.insert(name.to_string(), v);
+            let string_map = matches!(*field, "commonLabels" | "commonAnnotations");
+            norm.insert(name.to_string(), go_nulls(v, string_map));
         }
         let mut k: Kustomization = match serde_json::from_value(Value::Object(norm.clone())) {
             Ok(k) => k,
